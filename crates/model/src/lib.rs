@@ -1,0 +1,35 @@
+//! Kontor's canonical commerce model.
+//!
+//! Every connector maps its system's records to these types and back; every flow is
+//! written against them. Money is always an exact decimal with an ISO 4217 currency,
+//! timestamps are UTC, and every type can check itself with [`Validate`], naming the
+//! offending field.
+
+pub mod catalogue;
+pub mod documents;
+pub mod money;
+pub mod order;
+pub mod party;
+pub mod pricing;
+pub mod stock;
+pub mod text;
+pub mod validate;
+
+pub use catalogue::{MediaRef, Product, ProductStatus, Variant};
+pub use documents::{
+    DocumentRef, Invoice, InvoiceKind, Payment, PaymentKind, Return, ReturnLine, Shipment,
+    ShipmentLine, StockTransfer, TransferLine,
+};
+pub use money::{Currency, Money, MoneyError};
+pub use order::{
+    DeliveryMethod, Discount, Order, OrderCustomer, OrderLine, OrderStatus, OrderTotals,
+    PaymentState, RequestedDocument, ShippingCharge, TaxRate,
+};
+pub use party::{Address, CountryCode, Customer, CustomerKind, Email, PaymentTerms, VatId};
+pub use pricing::{Price, PriceKind, PriceScope};
+pub use stock::{IncomingStock, StockLevel};
+pub use text::LocalizedText;
+pub use validate::{Validate, ValidationError, ValidationErrors, Validator};
+
+/// Quantities are exact decimals: goods are sold by the piece, the metre and the kilogram.
+pub type Quantity = rust_decimal::Decimal;
