@@ -1,14 +1,39 @@
-pub fn add(left: u64, right: u64) -> u64 {
-    left + right
-}
+//! Kontor's durable sync core: the store (SQLite or PostgreSQL), the job queue, links,
+//! entities, cursors, the scheduler and the runner that executes jobs.
+//!
+//! The engine knows nothing about commerce: jobs carry a kind and a JSON payload, and
+//! handlers registered by the flows do the work. What the engine guarantees is that a job
+//! runs until it succeeds or is parked for a person, that jobs of one ordering key never
+//! overlap, and that a job's effects (links, cursors, follow-up jobs) are committed in the
+//! same transaction that marks it done.
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+pub mod clock;
+pub mod cursors;
+pub mod effects;
+pub mod entities;
+pub mod error;
+pub mod hash;
+pub mod job_error;
+pub mod links;
+pub mod queue;
+pub mod runner;
+pub mod scheduler;
+pub mod store;
+pub mod tenants;
+mod time;
 
-    #[test]
-    fn it_works() {
-        let result = add(2, 2);
-        assert_eq!(result, 4);
-    }
-}
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use cursors::Cursor;
+pub use effects::Effects;
+pub use entities::{EntityRecord, MatchKey};
+pub use error::StoreError;
+pub use hash::content_hash;
+pub use job_error::{ErrorClass, JobError};
+pub use links::Link;
+pub use queue::{
+    EnqueueOutcome, FailureOutcome, Job, JobErrorRecord, JobFilter, JobState, Lease, NewJob,
+    QueueCount, RetryPolicy,
+};
+pub use runner::{HandlerRegistry, JobContext, JobHandler, Runner, RunnerConfig, Shutdown};
+pub use scheduler::{Schedule, ScheduleError, ScheduledFlow, Scheduler};
+pub use store::{Backend, Store, StoreOptions};

@@ -1,0 +1,237 @@
+//! Links (the OCA connector's "bindings"): a record's id in a connected system ↔ the
+//! Kontor entity it is, plus the hash of what was last sent there.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, Row};
+
+use crate::error::StoreError;
+use crate::store::Store;
+use crate::time::{from_micros, to_micros};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Link {
+    pub tenant: String,
+    /// Entity kind, e.g. `order`, `variant`, `customer`.
+    pub kind: String,
+    /// The connection the external id belongs to (e.g. `shop`, `erp`).
+    pub system: String,
+    pub external_id: String,
+    /// Kontor's id for the entity.
+    pub entity_id: String,
+    /// Content hash of what Kontor last sent to this system; `None` leaves it unchanged.
+    pub sent_hash: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub updated_at: Option<DateTime<Utc>>,
+}
+
+impl Link {
+    pub fn new(
+        tenant: &str,
+        kind: &str,
+        system: &str,
+        external_id: impl Into<String>,
+        entity_id: impl Into<String>,
+    ) -> Self {
+        Link {
+            tenant: tenant.to_owned(),
+            kind: kind.to_owned(),
+            system: system.to_owned(),
+            external_id: external_id.into(),
+            entity_id: entity_id.into(),
+            sent_hash: None,
+            updated_at: None,
+        }
+    }
+
+    pub fn with_hash(mut self, hash: impl Into<String>) -> Self {
+        self.sent_hash = Some(hash.into());
+        self
+    }
+}
+
+const LINK_COLUMNS: &str = "tenant, kind, system, external_id, entity_id, sent_hash, updated_at";
+
+fn link_from_row(row: &AnyRow) -> Result<Link, StoreError> {
+    Ok(Link {
+        tenant: row.try_get("tenant")?,
+        kind: row.try_get("kind")?,
+        system: row.try_get("system")?,
+        external_id: row.try_get("external_id")?,
+        entity_id: row.try_get("entity_id")?,
+        sent_hash: row.try_get("sent_hash")?,
+        updated_at: Some(from_micros(row.try_get("updated_at")?)),
+    })
+}
+
+/// Binds, or refreshes the hash of an existing binding. Refuses to re-bind an external
+/// record to another entity, or an entity to a second record in the same system.
+pub(crate) async fn upsert_in(
+    conn: &mut AnyConnection,
+    link: &Link,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let other_record: Option<String> = sqlx::query_scalar(
+        "SELECT external_id FROM links WHERE tenant = $1 AND kind = $2 AND system = $3 \
+         AND entity_id = $4 AND external_id <> $5",
+    )
+    .bind(&link.tenant)
+    .bind(&link.kind)
+    .bind(&link.system)
+    .bind(&link.entity_id)
+    .bind(&link.external_id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    if let Some(other) = other_record {
+        return Err(StoreError::EntityAlreadyLinked {
+            kind: link.kind.clone(),
+            system: link.system.clone(),
+            entity_id: link.entity_id.clone(),
+            external_id: link.external_id.clone(),
+            existing_external: other,
+        });
+    }
+    let now = to_micros(now);
+    let bound: Option<String> = sqlx::query_scalar(
+        "INSERT INTO links (tenant, kind, system, external_id, entity_id, sent_hash, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $7) \
+         ON CONFLICT (tenant, kind, system, external_id) DO UPDATE \
+         SET sent_hash = COALESCE(excluded.sent_hash, links.sent_hash), updated_at = excluded.updated_at \
+         WHERE links.entity_id = excluded.entity_id \
+         RETURNING entity_id",
+    )
+    .bind(&link.tenant)
+    .bind(&link.kind)
+    .bind(&link.system)
+    .bind(&link.external_id)
+    .bind(&link.entity_id)
+    .bind(&link.sent_hash)
+    .bind(now)
+    .fetch_optional(&mut *conn)
+    .await?;
+    if bound.is_none() {
+        let existing: Option<String> = sqlx::query_scalar(
+            "SELECT entity_id FROM links WHERE tenant = $1 AND kind = $2 AND system = $3 AND external_id = $4",
+        )
+        .bind(&link.tenant)
+        .bind(&link.kind)
+        .bind(&link.system)
+        .bind(&link.external_id)
+        .fetch_optional(&mut *conn)
+        .await?;
+        return Err(StoreError::ExternalAlreadyLinked {
+            kind: link.kind.clone(),
+            system: link.system.clone(),
+            external_id: link.external_id.clone(),
+            entity_id: link.entity_id.clone(),
+            existing_entity: existing.unwrap_or_default(),
+        });
+    }
+    Ok(())
+}
+
+impl Store {
+    /// Binds (or refreshes) one link outside a job.
+    pub async fn upsert_link(&self, link: &Link) -> Result<(), StoreError> {
+        let mut tx = self.begin_write().await?;
+        upsert_in(&mut tx, link, self.now()).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The entity a system's record is bound to.
+    pub async fn link_by_external(
+        &self,
+        tenant: &str,
+        kind: &str,
+        system: &str,
+        external_id: &str,
+    ) -> Result<Option<Link>, StoreError> {
+        let row = sqlx::query(&format!(
+            "SELECT {LINK_COLUMNS} FROM links WHERE tenant = $1 AND kind = $2 AND system = $3 AND external_id = $4"
+        ))
+        .bind(tenant)
+        .bind(kind)
+        .bind(system)
+        .bind(external_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(link_from_row).transpose()
+    }
+
+    /// The record an entity is bound to in one system.
+    pub async fn link_by_entity(
+        &self,
+        tenant: &str,
+        kind: &str,
+        system: &str,
+        entity_id: &str,
+    ) -> Result<Option<Link>, StoreError> {
+        let row = sqlx::query(&format!(
+            "SELECT {LINK_COLUMNS} FROM links WHERE tenant = $1 AND kind = $2 AND system = $3 AND entity_id = $4"
+        ))
+        .bind(tenant)
+        .bind(kind)
+        .bind(system)
+        .bind(entity_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(link_from_row).transpose()
+    }
+
+    /// All records an entity is bound to, across systems.
+    pub async fn links_of_entity(
+        &self,
+        tenant: &str,
+        kind: &str,
+        entity_id: &str,
+    ) -> Result<Vec<Link>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {LINK_COLUMNS} FROM links WHERE tenant = $1 AND kind = $2 AND entity_id = $3 ORDER BY system"
+        ))
+        .bind(tenant)
+        .bind(kind)
+        .bind(entity_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(link_from_row).collect()
+    }
+
+    /// Removes a binding (e.g. the record was deleted in that system).
+    pub async fn unlink(
+        &self,
+        tenant: &str,
+        kind: &str,
+        system: &str,
+        external_id: &str,
+    ) -> Result<bool, StoreError> {
+        let deleted = sqlx::query(
+            "DELETE FROM links WHERE tenant = $1 AND kind = $2 AND system = $3 AND external_id = $4",
+        )
+        .bind(tenant)
+        .bind(kind)
+        .bind(system)
+        .bind(external_id)
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        Ok(deleted > 0)
+    }
+
+    /// Number of links per kind and system for a tenant.
+    pub async fn link_counts(
+        &self,
+        tenant: &str,
+    ) -> Result<Vec<(String, String, i64)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT kind, system, COUNT(*) AS n FROM links WHERE tenant = $1 GROUP BY kind, system ORDER BY kind, system",
+        )
+        .bind(tenant)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("kind")?, r.try_get("system")?, r.try_get("n")?)))
+            .collect()
+    }
+}

@@ -1,0 +1,630 @@
+#![allow(clippy::unwrap_used)] // Tests: a failed unwrap is a failed test.
+//! The store and queue behaviour every backend must have. Each test runs on SQLite and
+//! on PostgreSQL.
+
+mod support;
+
+use std::time::Duration;
+
+use kontor_engine::{
+    Clock, Cursor, Effects, EnqueueOutcome, EntityRecord, FailureOutcome, JobError, JobFilter,
+    JobState, Link, MatchKey, NewJob, Schedule, ScheduledFlow, Scheduler, StoreError,
+};
+use serde_json::json;
+use support::TestStore;
+
+const LEASE: Duration = Duration::from_secs(30);
+
+fn job(kind: &str) -> NewJob {
+    NewJob::new("acme", kind, json!({"n": 1}))
+}
+
+async fn enqueue_dedupes_only_while_waiting(t: TestStore) {
+    let s = &t.store;
+    let first = s
+        .enqueue(job("orders.import").dedupe_key("order:1"))
+        .await
+        .unwrap();
+    let second = s
+        .enqueue(job("orders.import").dedupe_key("order:1"))
+        .await
+        .unwrap();
+    assert!(matches!(first, EnqueueOutcome::Created(_)));
+    assert_eq!(second, EnqueueOutcome::Deduplicated(first.job_id()));
+    // Other tenants have their own keys.
+    let other = s
+        .enqueue(NewJob::new("globex", "orders.import", json!({})).dedupe_key("order:1"))
+        .await
+        .unwrap();
+    assert!(matches!(other, EnqueueOutcome::Created(_)));
+
+    // Once it runs, a new event must enqueue a new job: the running one may have read
+    // the record before the change.
+    let leases = s.claim("w", 10, LEASE).await.unwrap();
+    assert_eq!(leases.len(), 2);
+    let third = s
+        .enqueue(job("orders.import").dedupe_key("order:1"))
+        .await
+        .unwrap();
+    assert!(matches!(third, EnqueueOutcome::Created(id) if id != first.job_id()));
+}
+
+async fn claims_follow_priority_then_due_time(t: TestStore) {
+    let s = &t.store;
+    let low = s.enqueue(job("a")).await.unwrap().job_id();
+    let high = s.enqueue(job("b").priority(5)).await.unwrap().job_id();
+    let later = s
+        .enqueue(job("c").priority(9).run_at(t.clock.now_plus(60)))
+        .await
+        .unwrap()
+        .job_id();
+    let leases = s.claim("w", 10, LEASE).await.unwrap();
+    let ids: Vec<_> = leases.iter().map(|l| l.job.id).collect();
+    assert_eq!(ids, vec![high, low], "future job must wait; priority first");
+    t.clock.advance(Duration::from_secs(61));
+    let leases = s.claim("w", 10, LEASE).await.unwrap();
+    assert_eq!(
+        leases.iter().map(|l| l.job.id).collect::<Vec<_>>(),
+        vec![later]
+    );
+    assert_eq!(leases[0].job.attempts, 1);
+}
+
+async fn one_ordering_key_runs_one_job_at_a_time_in_order(t: TestStore) {
+    let s = &t.store;
+    let a = s
+        .enqueue(job("import").ordering_key("order:7"))
+        .await
+        .unwrap()
+        .job_id();
+    let b = s
+        .enqueue(job("payment").ordering_key("order:7"))
+        .await
+        .unwrap()
+        .job_id();
+    let c = s
+        .enqueue(job("other").ordering_key("order:8"))
+        .await
+        .unwrap()
+        .job_id();
+    let leases = s.claim("w", 10, LEASE).await.unwrap();
+    let ids: Vec<_> = leases.iter().map(|l| l.job.id).collect();
+    assert_eq!(ids, vec![a, c]);
+    assert!(
+        s.claim("w", 10, LEASE).await.unwrap().is_empty(),
+        "b waits for a"
+    );
+    s.complete(&leases[0], Effects::none()).await.unwrap();
+    let next = s.claim("w", 10, LEASE).await.unwrap();
+    assert_eq!(next.iter().map(|l| l.job.id).collect::<Vec<_>>(), vec![b]);
+}
+
+async fn a_parked_job_holds_back_its_ordering_key_until_skipped(t: TestStore) {
+    let s = &t.store;
+    let a = s
+        .enqueue(job("import").ordering_key("order:1"))
+        .await
+        .unwrap()
+        .job_id();
+    let b = s
+        .enqueue(job("payment").ordering_key("order:1"))
+        .await
+        .unwrap()
+        .job_id();
+    let lease = s.claim("w", 10, LEASE).await.unwrap().remove(0);
+    let outcome = s
+        .fail(
+            &lease,
+            &JobError::needs_human("unknown_sku", "SKU X-1 is not in the ERP"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(outcome, FailureOutcome::Parked);
+    assert!(
+        s.claim("w", 10, LEASE).await.unwrap().is_empty(),
+        "payment must not overtake the parked order"
+    );
+    let skipped = s
+        .skip_job(a, None, "order cancelled by the customer")
+        .await
+        .unwrap();
+    assert_eq!(skipped.state, JobState::Skipped);
+    let next = s.claim("w", 10, LEASE).await.unwrap();
+    assert_eq!(next[0].job.id, b);
+}
+
+async fn transient_failures_retry_with_backoff_then_park_with_the_error_chain(t: TestStore) {
+    let s = &t.store;
+    let id = s
+        .enqueue(job("import").max_attempts(2))
+        .await
+        .unwrap()
+        .job_id();
+    let lease = s.claim("w", 1, LEASE).await.unwrap().remove(0);
+    let io = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "connection refused");
+    let error = JobError::transient("erp_unavailable", "the ERP did not answer").caused_by(&io);
+    let FailureOutcome::Retrying { at } = s.fail(&lease, &error).await.unwrap() else {
+        panic!("a transient failure with attempts left must retry");
+    };
+    let delay = at - t.clock.now();
+    assert!(
+        delay >= chrono::Duration::milliseconds(500) && delay <= chrono::Duration::seconds(1),
+        "{delay}"
+    );
+    assert!(
+        s.claim("w", 1, LEASE).await.unwrap().is_empty(),
+        "not before the backoff"
+    );
+    t.clock.advance(Duration::from_secs(2));
+    let lease = s.claim("w", 1, LEASE).await.unwrap().remove(0);
+    assert_eq!(lease.job.attempts, 2);
+    assert_eq!(
+        s.fail(&lease, &error).await.unwrap(),
+        FailureOutcome::Parked
+    );
+
+    let parked = s.get_job(id, Some("acme")).await.unwrap().unwrap();
+    assert_eq!(parked.state, JobState::Parked);
+    assert_eq!(
+        parked.payload,
+        json!({"n": 1}),
+        "payload kept for the operator"
+    );
+    assert_eq!(parked.errors.len(), 2);
+    let last = parked.last_error().unwrap();
+    assert_eq!(last.code, "erp_unavailable");
+    assert_eq!(last.chain, vec!["connection refused".to_owned()]);
+    let listed = s
+        .list_jobs(&JobFilter {
+            states: vec![JobState::Parked],
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(listed.iter().map(|j| j.id).collect::<Vec<_>>(), vec![id]);
+}
+
+async fn retry_after_is_honoured_and_does_not_use_an_attempt(t: TestStore) {
+    let s = &t.store;
+    s.enqueue(job("push").max_attempts(1)).await.unwrap();
+    let lease = s.claim("w", 1, LEASE).await.unwrap().remove(0);
+    let throttled = JobError::transient("rate_limited", "429 Too Many Requests")
+        .with_retry_after(Some(Duration::from_secs(20)));
+    let FailureOutcome::Retrying { at } = s.fail(&lease, &throttled).await.unwrap() else {
+        panic!("throttling must never park a job");
+    };
+    let wait = at - t.clock.now();
+    assert!(
+        wait >= chrono::Duration::seconds(20) && wait <= chrono::Duration::seconds(22),
+        "{wait}"
+    );
+    t.clock.advance(Duration::from_secs(25));
+    let lease = s.claim("w", 1, LEASE).await.unwrap().remove(0);
+    assert_eq!(
+        lease.job.attempts, 1,
+        "the throttled attempt was not counted"
+    );
+}
+
+async fn permanent_failures_park_at_once(t: TestStore) {
+    let s = &t.store;
+    s.enqueue(job("import")).await.unwrap();
+    let lease = s.claim("w", 1, LEASE).await.unwrap().remove(0);
+    let error = JobError::permanent("invalid_order", "lines[0].quantity: must be positive")
+        .with_details(json!({"field": "lines[0].quantity"}));
+    assert_eq!(
+        s.fail(&lease, &error).await.unwrap(),
+        FailureOutcome::Parked
+    );
+    let job = s.get_job(lease.job.id, None).await.unwrap().unwrap();
+    assert_eq!(
+        job.last_error().unwrap().details,
+        Some(json!({"field": "lines[0].quantity"}))
+    );
+}
+
+async fn operator_can_retry_and_edit_a_parked_job(t: TestStore) {
+    let s = &t.store;
+    let id = s
+        .enqueue(job("import").max_attempts(1))
+        .await
+        .unwrap()
+        .job_id();
+    let lease = s.claim("w", 1, LEASE).await.unwrap().remove(0);
+    s.fail(&lease, &JobError::transient("timeout", "timed out"))
+        .await
+        .unwrap();
+    let retried = s
+        .edit_and_retry_job(id, Some("acme"), json!({"n": 2}))
+        .await
+        .unwrap();
+    assert_eq!((retried.state, retried.attempts), (JobState::Pending, 0));
+    assert_eq!(retried.payload, json!({"n": 2}));
+    assert_eq!(retried.original_payload, Some(json!({"n": 1})));
+    let lease = s.claim("w", 1, LEASE).await.unwrap().remove(0);
+    assert_eq!(lease.job.payload, json!({"n": 2}));
+
+    // Only parked jobs can be retried, and only within their tenant.
+    let err = s.retry_job(id, None).await.unwrap_err();
+    assert!(matches!(err, StoreError::WrongJobState { .. }), "{err}");
+    s.complete(&lease, Effects::none()).await.unwrap();
+    let err = s.retry_job(id, Some("globex")).await.unwrap_err();
+    assert!(matches!(err, StoreError::JobNotFound { .. }), "{err}");
+}
+
+async fn an_expired_lease_returns_the_job_and_fences_the_old_worker(t: TestStore) {
+    let s = &t.store;
+    let id = s.enqueue(job("import")).await.unwrap().job_id();
+    let stale = s.claim("crashed-worker", 1, LEASE).await.unwrap().remove(0);
+    t.clock.advance(LEASE + Duration::from_secs(1));
+    t.clock.advance(Duration::from_secs(2)); // past the lease-expiry retry backoff
+    let mut fresh = Vec::new();
+    for _ in 0..3 {
+        fresh = s.claim("w2", 1, LEASE).await.unwrap();
+        if !fresh.is_empty() {
+            break;
+        }
+        t.clock.advance(Duration::from_secs(1));
+    }
+    assert_eq!(fresh.len(), 1, "the crashed worker's job comes back");
+    assert_eq!(fresh[0].job.id, id);
+    let err = s.complete(&stale, Effects::none()).await.unwrap_err();
+    assert!(matches!(err, StoreError::LeaseLost { .. }), "{err}");
+    s.complete(&fresh[0], Effects::none()).await.unwrap();
+    let done = s.get_job(id, None).await.unwrap().unwrap();
+    assert_eq!(done.state, JobState::Succeeded);
+    assert_eq!(done.last_error().unwrap().code, "lease_expired");
+}
+
+async fn heartbeats_keep_a_long_job_leased(t: TestStore) {
+    let s = &t.store;
+    s.enqueue(job("import")).await.unwrap();
+    let mut lease = s.claim("w", 1, LEASE).await.unwrap().remove(0);
+    for _ in 0..4 {
+        t.clock.advance(Duration::from_secs(20));
+        s.heartbeat(&mut lease, LEASE).await.unwrap();
+        assert!(s.claim("other", 1, LEASE).await.unwrap().is_empty());
+    }
+    s.complete(&lease, Effects::none()).await.unwrap();
+}
+
+async fn completion_commits_links_entities_cursors_and_follow_ups_together(t: TestStore) {
+    let s = &t.store;
+    s.enqueue(job("orders.poll").run_id(Some("run-1".into())))
+        .await
+        .unwrap();
+    let lease = s.claim("w", 1, LEASE).await.unwrap().remove(0);
+    let effects = Effects::none()
+        .link(Link::new("acme", "order", "erp", "SO-1", "ord-1").with_hash("h1"))
+        .entity(
+            EntityRecord::new("acme", "order", "ord-1", json!({"number": "#1"}))
+                .key(MatchKey::number("#1")),
+        )
+        .cursor(Cursor::new(
+            "acme",
+            "orders",
+            "shop",
+            "2026-11-23T12:00:00Z",
+        ))
+        .enqueue(job("orders.import").dedupe_key("order:1"))
+        .outcome("1 order found");
+    s.complete(&lease, effects).await.unwrap();
+
+    let link = s
+        .link_by_external("acme", "order", "erp", "SO-1")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (link.entity_id.as_str(), link.sent_hash.as_deref()),
+        ("ord-1", Some("h1"))
+    );
+    assert_eq!(
+        s.find_entities("acme", "order", &MatchKey::number("#1"))
+            .await
+            .unwrap(),
+        vec!["ord-1"]
+    );
+    assert_eq!(
+        s.cursor("acme", "orders", "shop")
+            .await
+            .unwrap()
+            .unwrap()
+            .value,
+        "2026-11-23T12:00:00Z"
+    );
+    let follow_up = s.claim("w", 1, LEASE).await.unwrap().remove(0);
+    assert_eq!(
+        follow_up.job.run_id.as_deref(),
+        Some("run-1"),
+        "follow-ups inherit the run"
+    );
+    let done = s.get_job(lease.job.id, None).await.unwrap().unwrap();
+    assert_eq!(done.outcome.as_deref(), Some("1 order found"));
+}
+
+async fn a_link_conflict_rolls_back_the_whole_completion(t: TestStore) {
+    let s = &t.store;
+    s.upsert_link(&Link::new("acme", "order", "erp", "SO-1", "ord-1"))
+        .await
+        .unwrap();
+    s.enqueue(job("import")).await.unwrap();
+    let lease = s.claim("w", 1, LEASE).await.unwrap().remove(0);
+    let effects = Effects::none()
+        .cursor(Cursor::new("acme", "orders", "shop", "should-not-stick"))
+        .link(Link::new("acme", "order", "erp", "SO-1", "ord-2"));
+    let err = s.complete(&lease, effects).await.unwrap_err();
+    assert!(
+        matches!(err, StoreError::ExternalAlreadyLinked { .. }),
+        "{err}"
+    );
+    assert!(
+        s.cursor("acme", "orders", "shop").await.unwrap().is_none(),
+        "nothing committed"
+    );
+    assert_eq!(
+        s.get_job(lease.job.id, None).await.unwrap().unwrap().state,
+        JobState::Running
+    );
+}
+
+async fn links_are_unique_both_ways(t: TestStore) {
+    let s = &t.store;
+    s.upsert_link(&Link::new("acme", "variant", "shop", "gid://1", "sku-1").with_hash("a"))
+        .await
+        .unwrap();
+    // Refreshing the hash of the same binding is fine; no hash keeps the old one.
+    s.upsert_link(&Link::new("acme", "variant", "shop", "gid://1", "sku-1").with_hash("b"))
+        .await
+        .unwrap();
+    s.upsert_link(&Link::new("acme", "variant", "shop", "gid://1", "sku-1"))
+        .await
+        .unwrap();
+    let link = s
+        .link_by_entity("acme", "variant", "shop", "sku-1")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(link.sent_hash.as_deref(), Some("b"));
+    // The entity already has a record in this system: a second one would be a duplicate.
+    let err = s
+        .upsert_link(&Link::new("acme", "variant", "shop", "gid://2", "sku-1"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, StoreError::EntityAlreadyLinked { .. }),
+        "{err}"
+    );
+    // The same entity in another system is the point of links.
+    s.upsert_link(&Link::new("acme", "variant", "erp", "42", "sku-1"))
+        .await
+        .unwrap();
+    let all = s.links_of_entity("acme", "variant", "sku-1").await.unwrap();
+    assert_eq!(
+        all.iter().map(|l| l.system.as_str()).collect::<Vec<_>>(),
+        vec!["erp", "shop"]
+    );
+    assert!(
+        s.unlink("acme", "variant", "shop", "gid://1")
+            .await
+            .unwrap()
+    );
+    s.upsert_link(&Link::new("acme", "variant", "shop", "gid://2", "sku-1"))
+        .await
+        .unwrap();
+}
+
+async fn entities_are_found_by_sku_email_and_vat_id(t: TestStore) {
+    let s = &t.store;
+    let customer = EntityRecord::new("acme", "customer", "c-1", json!({"name": "ACME"}))
+        .key(MatchKey::email("buyer@acme.pl"))
+        .key(MatchKey::vat_id("PL5260001246"));
+    s.upsert_entity(&customer).await.unwrap();
+    s.upsert_entity(
+        &EntityRecord::new("acme", "customer", "c-2", json!({}))
+            .key(MatchKey::email("buyer@acme.pl")),
+    )
+    .await
+    .unwrap();
+    s.upsert_entity(
+        &EntityRecord::new("acme", "variant", "v-1", json!({})).key(MatchKey::sku("TSHIRT-M")),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        s.find_entities("acme", "customer", &MatchKey::vat_id("PL5260001246"))
+            .await
+            .unwrap(),
+        vec!["c-1"]
+    );
+    assert_eq!(
+        s.find_entities("acme", "customer", &MatchKey::email("buyer@acme.pl"))
+            .await
+            .unwrap(),
+        vec!["c-1", "c-2"],
+        "two matches: ambiguous, the caller decides"
+    );
+    assert_eq!(
+        s.find_entities("acme", "variant", &MatchKey::sku("TSHIRT-M"))
+            .await
+            .unwrap(),
+        vec!["v-1"]
+    );
+    assert!(
+        s.find_entities("globex", "variant", &MatchKey::sku("TSHIRT-M"))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // Rewriting an entity replaces its keys.
+    s.upsert_entity(
+        &EntityRecord::new("acme", "customer", "c-1", json!({}))
+            .key(MatchKey::email("new@acme.pl")),
+    )
+    .await
+    .unwrap();
+    assert!(
+        s.find_entities("acme", "customer", &MatchKey::vat_id("PL5260001246"))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let stored = s
+        .get_entity("acme", "customer", "c-1")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.keys, vec![MatchKey::email("new@acme.pl")]);
+}
+
+async fn cursors_resume_and_can_be_reset_for_backfill(t: TestStore) {
+    let s = &t.store;
+    assert!(s.cursor("acme", "orders", "shop").await.unwrap().is_none());
+    s.set_cursor(&Cursor::new("acme", "orders", "shop", "100"))
+        .await
+        .unwrap();
+    s.set_cursor(&Cursor::new("acme", "orders", "shop", "250"))
+        .await
+        .unwrap();
+    s.set_cursor(&Cursor::new("acme", "stock", "erp", "x"))
+        .await
+        .unwrap();
+    assert_eq!(
+        s.cursor("acme", "orders", "shop")
+            .await
+            .unwrap()
+            .unwrap()
+            .value,
+        "250"
+    );
+    let reopened = t.reopen().await;
+    assert_eq!(
+        reopened
+            .cursor("acme", "orders", "shop")
+            .await
+            .unwrap()
+            .unwrap()
+            .value,
+        "250"
+    );
+    s.reset_cursor("acme", "orders", "shop").await.unwrap();
+    assert!(s.cursor("acme", "orders", "shop").await.unwrap().is_none());
+    assert_eq!(s.list_cursors(Some("acme")).await.unwrap().len(), 1);
+}
+
+async fn a_failed_job_with_a_waiting_twin_is_superseded(t: TestStore) {
+    let s = &t.store;
+    s.enqueue(job("import").dedupe_key("order:1"))
+        .await
+        .unwrap();
+    let lease = s.claim("w", 1, LEASE).await.unwrap().remove(0);
+    let twin = s
+        .enqueue(job("import").dedupe_key("order:1"))
+        .await
+        .unwrap()
+        .job_id();
+    let outcome = s
+        .fail(&lease, &JobError::transient("timeout", "timed out"))
+        .await
+        .unwrap();
+    assert_eq!(outcome, FailureOutcome::Superseded { by: twin });
+    let counts = s.queue_counts(true).await.unwrap();
+    let waiting: i64 = counts
+        .iter()
+        .filter(|c| c.state == JobState::Pending)
+        .map(|c| c.count)
+        .sum();
+    assert_eq!(waiting, 1, "one job left to do the work");
+}
+
+async fn two_processes_fire_each_schedule_tick_once(t: TestStore) {
+    let other_process = t.reopen().await;
+    let flows = vec![ScheduledFlow {
+        tenant: "acme".into(),
+        flow: "orders".into(),
+        schedule: Schedule::every(Duration::from_secs(30)).unwrap(),
+        job: NewJob::new("acme", "orders.poll", json!({})),
+    }];
+    let a = Scheduler::new(t.store.clone(), flows.clone());
+    let b = Scheduler::new(other_process, flows);
+    assert_eq!(
+        a.tick().await.unwrap() + b.tick().await.unwrap(),
+        1,
+        "fires at start, once"
+    );
+    assert_eq!(a.tick().await.unwrap() + b.tick().await.unwrap(), 0);
+    t.clock.advance(Duration::from_secs(31));
+    assert_eq!(b.tick().await.unwrap() + a.tick().await.unwrap(), 1);
+    // The first poll is still waiting, so the second joined it.
+    let pending = t
+        .store
+        .list_jobs(&JobFilter {
+            states: vec![JobState::Pending],
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(pending.len(), 1);
+}
+
+async fn cron_schedules_wait_for_their_time(t: TestStore) {
+    let flows = vec![ScheduledFlow {
+        tenant: "acme".into(),
+        flow: "nightly".into(),
+        schedule: Schedule::cron("0 2 * * *").unwrap(),
+        job: NewJob::new("acme", "catalogue.full", json!({})),
+    }];
+    let scheduler = Scheduler::new(t.store.clone(), flows);
+    assert_eq!(scheduler.tick().await.unwrap(), 0, "12:00 is not 02:00");
+    t.clock.advance(Duration::from_secs(14 * 3600 + 1));
+    assert_eq!(scheduler.tick().await.unwrap(), 1);
+}
+
+async fn tenant_configs_are_revisioned(t: TestStore) {
+    let s = &t.store;
+    let r1 = s
+        .put_tenant_config("acme", &json!({"flows": {}}), None)
+        .await
+        .unwrap();
+    assert_eq!(
+        s.put_tenant_config("acme", &json!({"flows": {}}), None)
+            .await
+            .unwrap(),
+        r1,
+        "no-op"
+    );
+    let r2 = s
+        .put_tenant_config("acme", &json!({"flows": {"orders": {}}}), Some(r1))
+        .await
+        .unwrap();
+    assert_eq!(r2, r1 + 1);
+    let err = s
+        .put_tenant_config("acme", &json!({}), Some(r1))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::RevisionConflict { .. }), "{err}");
+    assert_eq!(s.tenant_configs().await.unwrap()[0].revision, r2);
+    assert!(s.delete_tenant_config("acme").await.unwrap());
+}
+
+on_both_backends!(
+    enqueue_dedupes_only_while_waiting,
+    claims_follow_priority_then_due_time,
+    one_ordering_key_runs_one_job_at_a_time_in_order,
+    a_parked_job_holds_back_its_ordering_key_until_skipped,
+    transient_failures_retry_with_backoff_then_park_with_the_error_chain,
+    retry_after_is_honoured_and_does_not_use_an_attempt,
+    permanent_failures_park_at_once,
+    operator_can_retry_and_edit_a_parked_job,
+    an_expired_lease_returns_the_job_and_fences_the_old_worker,
+    heartbeats_keep_a_long_job_leased,
+    completion_commits_links_entities_cursors_and_follow_ups_together,
+    a_link_conflict_rolls_back_the_whole_completion,
+    links_are_unique_both_ways,
+    entities_are_found_by_sku_email_and_vat_id,
+    cursors_resume_and_can_be_reset_for_backfill,
+    a_failed_job_with_a_waiting_twin_is_superseded,
+    two_processes_fire_each_schedule_tick_once,
+    cron_schedules_wait_for_their_time,
+    tenant_configs_are_revisioned,
+);

@@ -1,0 +1,150 @@
+//! Test stores on both backends. Each test gets a fresh SQLite file or a fresh PostgreSQL
+//! schema; PostgreSQL comes from `KONTOR_TEST_POSTGRES_URL` (default: the local server).
+#![allow(dead_code)]
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{TimeZone, Utc};
+use kontor_engine::{ManualClock, RetryPolicy, Store, StoreOptions};
+
+pub const DEFAULT_POSTGRES_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+
+pub struct TestStore {
+    pub store: Store,
+    pub clock: ManualClock,
+    pub options: StoreOptions,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl TestStore {
+    /// Another connection pool on the same database: what a second process would see.
+    pub async fn reopen(&self) -> Store {
+        Store::open_with(self.options.clone(), Arc::new(self.clock.clone()))
+            .await
+            .expect("reopen store")
+    }
+}
+
+pub fn retry_policy() -> RetryPolicy {
+    RetryPolicy {
+        max_attempts: 3,
+        initial_delay: Duration::from_secs(1),
+        max_delay: Duration::from_secs(10),
+    }
+}
+
+fn clock() -> ManualClock {
+    ManualClock::new(
+        Utc.with_ymd_and_hms(2026, 11, 23, 12, 0, 0)
+            .single()
+            .expect("valid date"),
+    )
+}
+
+pub async fn sqlite() -> TestStore {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut options = StoreOptions::new(format!(
+        "sqlite://{}",
+        dir.path().join("kontor.db").display()
+    ));
+    options.retry = retry_policy();
+    let clock = clock();
+    let store = Store::open_with(options.clone(), Arc::new(clock.clone()))
+        .await
+        .expect("open sqlite store");
+    TestStore {
+        store,
+        clock,
+        options,
+        _dir: Some(dir),
+    }
+}
+
+pub fn postgres_url() -> String {
+    std::env::var("KONTOR_TEST_POSTGRES_URL").unwrap_or_else(|_| DEFAULT_POSTGRES_URL.to_owned())
+}
+
+pub async fn postgres() -> TestStore {
+    let schema = format!(
+        "kt_{}_{}",
+        Utc::now().timestamp(),
+        uuid::Uuid::new_v4()
+            .simple()
+            .to_string()
+            .get(..12)
+            .unwrap_or("x")
+    );
+    let mut options = StoreOptions::new(postgres_url());
+    options.schema = Some(schema);
+    options.max_connections = 5;
+    options.retry = retry_policy();
+    let clock = clock();
+    let store = Store::open_with(options.clone(), Arc::new(clock.clone()))
+        .await
+        .unwrap_or_else(|e| {
+            panic!(
+                "PostgreSQL is needed for the store suite ({}): {e}. Start it, or point \
+                 KONTOR_TEST_POSTGRES_URL at one.",
+                postgres_url()
+            )
+        });
+    drop_old_schemas().await;
+    TestStore {
+        store,
+        clock,
+        options,
+        _dir: None,
+    }
+}
+
+/// Test schemas are named `kt_<unix time>_…`; remove those older than two hours so
+/// repeated runs don't accumulate them.
+async fn drop_old_schemas() {
+    use sqlx::Connection;
+    static ONCE: tokio::sync::OnceCell<()> = tokio::sync::OnceCell::const_new();
+    ONCE.get_or_init(|| async {
+        let Ok(mut conn) = sqlx::PgConnection::connect(&postgres_url()).await else {
+            return;
+        };
+        let cutoff = Utc::now().timestamp() - 7200;
+        let schemas: Vec<String> =
+            sqlx::query_scalar("SELECT nspname FROM pg_namespace WHERE nspname LIKE 'kt\\_%'")
+                .fetch_all(&mut conn)
+                .await
+                .unwrap_or_default();
+        for schema in schemas {
+            let stamp = schema.split('_').nth(1).and_then(|s| s.parse::<i64>().ok());
+            if stamp.is_some_and(|t| t < cutoff) {
+                let _ = sqlx::query(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
+                    .execute(&mut conn)
+                    .await;
+            }
+        }
+    })
+    .await;
+}
+
+/// Runs each listed `async fn(TestStore)` once per backend, as `sqlite::name` and
+/// `postgres::name`.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name(super::support::sqlite().await).await
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name(super::support::postgres().await).await
+                }
+            )*
+        }
+    };
+}
