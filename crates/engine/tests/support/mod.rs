@@ -6,21 +6,23 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{TimeZone, Utc};
-use kontor_engine::{ManualClock, RetryPolicy, Store, StoreOptions};
+use kontor_engine::{Clock, ManualClock, RetryPolicy, Store, StoreOptions};
 
 pub const DEFAULT_POSTGRES_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
 
 pub struct TestStore {
     pub store: Store,
+    /// Drives time, unless the store was opened on another clock.
     pub clock: ManualClock,
     pub options: StoreOptions,
+    open_clock: Arc<dyn Clock>,
     _dir: Option<tempfile::TempDir>,
 }
 
 impl TestStore {
     /// Another connection pool on the same database: what a second process would see.
     pub async fn reopen(&self) -> Store {
-        Store::open_with(self.options.clone(), Arc::new(self.clock.clone()))
+        Store::open_with(self.options.clone(), self.open_clock.clone())
             .await
             .expect("reopen store")
     }
@@ -34,7 +36,7 @@ pub fn retry_policy() -> RetryPolicy {
     }
 }
 
-fn clock() -> ManualClock {
+fn manual_clock() -> ManualClock {
     ManualClock::new(
         Utc.with_ymd_and_hms(2026, 11, 23, 12, 0, 0)
             .single()
@@ -43,20 +45,27 @@ fn clock() -> ManualClock {
 }
 
 pub async fn sqlite() -> TestStore {
+    sqlite_with(retry_policy(), None).await
+}
+
+/// A SQLite store with this retry policy, on `clock` when given, else on a manual clock.
+pub async fn sqlite_with(retry: RetryPolicy, clock: Option<Arc<dyn Clock>>) -> TestStore {
     let dir = tempfile::tempdir().expect("temp dir");
     let mut options = StoreOptions::new(format!(
         "sqlite://{}",
         dir.path().join("kontor.db").display()
     ));
-    options.retry = retry_policy();
-    let clock = clock();
-    let store = Store::open_with(options.clone(), Arc::new(clock.clone()))
+    options.retry = retry;
+    let manual = manual_clock();
+    let open_clock = clock.unwrap_or_else(|| Arc::new(manual.clone()));
+    let store = Store::open_with(options.clone(), open_clock.clone())
         .await
         .expect("open sqlite store");
     TestStore {
         store,
-        clock,
+        clock: manual,
         options,
+        open_clock,
         _dir: Some(dir),
     }
 }
@@ -66,21 +75,23 @@ pub fn postgres_url() -> String {
 }
 
 pub async fn postgres() -> TestStore {
+    postgres_with(retry_policy(), None).await
+}
+
+/// A fresh schema on the test PostgreSQL server.
+pub async fn postgres_with(retry: RetryPolicy, clock: Option<Arc<dyn Clock>>) -> TestStore {
     let schema = format!(
         "kt_{}_{}",
         Utc::now().timestamp(),
-        uuid::Uuid::new_v4()
-            .simple()
-            .to_string()
-            .get(..12)
-            .unwrap_or("x")
+        &uuid::Uuid::new_v4().simple().to_string()[..12]
     );
     let mut options = StoreOptions::new(postgres_url());
     options.schema = Some(schema);
     options.max_connections = 5;
-    options.retry = retry_policy();
-    let clock = clock();
-    let store = Store::open_with(options.clone(), Arc::new(clock.clone()))
+    options.retry = retry;
+    let manual = manual_clock();
+    let open_clock = clock.unwrap_or_else(|| Arc::new(manual.clone()));
+    let store = Store::open_with(options.clone(), open_clock.clone())
         .await
         .unwrap_or_else(|e| {
             panic!(
@@ -92,8 +103,9 @@ pub async fn postgres() -> TestStore {
     drop_old_schemas().await;
     TestStore {
         store,
-        clock,
+        clock: manual,
         options,
+        open_clock,
         _dir: None,
     }
 }
