@@ -1,14 +1,76 @@
-pub fn add(left: u64, right: u64) -> u64 {
-    left + right
-}
+//! The contract between flows and connectors.
+//!
+//! A connector is a backend adapter plus mappers: it speaks one system's protocol and
+//! translates its records to Kontor's canonical model. It offers *ports* — small traits
+//! such as [`OrderSource`] or [`StockSink`] — and declares them as [`Capability`]s, so a
+//! flow can check at configuration time that its connections can do what it needs.
+//! Connectors hold no business logic; flows hold no vendor knowledge.
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+pub mod capability;
+pub mod changes;
+pub mod error;
+pub mod ports;
+pub mod secret;
 
-    #[test]
-    fn it_works() {
-        let result = add(2, 2);
-        assert_eq!(result, 4);
+pub use capability::{Capabilities, Capability};
+pub use changes::Changes;
+pub use error::ConnectorError;
+pub use ports::*;
+pub use secret::{Secret, SecretError};
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+/// One configured connection to one system. Each port accessor returns a handle if the
+/// system (as configured) can do that; [`Connector::capabilities`] is derived from them.
+#[async_trait]
+pub trait Connector: Send + Sync {
+    /// The connector type, e.g. `memory`, `tryton`, `shopify`.
+    fn kind(&self) -> &'static str;
+
+    fn catalogue_source(&self) -> Option<Arc<dyn CatalogueSource>> {
+        None
     }
+    fn catalogue_sink(&self) -> Option<Arc<dyn CatalogueSink>> {
+        None
+    }
+    fn stock_source(&self) -> Option<Arc<dyn StockSource>> {
+        None
+    }
+    fn stock_sink(&self) -> Option<Arc<dyn StockSink>> {
+        None
+    }
+    fn order_source(&self) -> Option<Arc<dyn OrderSource>> {
+        None
+    }
+    fn sales_sink(&self) -> Option<Arc<dyn SalesSink>> {
+        None
+    }
+    fn customer_sink(&self) -> Option<Arc<dyn CustomerSink>> {
+        None
+    }
+
+    /// What this connection can do.
+    fn capabilities(&self) -> Capabilities {
+        let mut caps = Capabilities::default();
+        let ports = [
+            (self.catalogue_source().is_some(), Capability::CatalogueRead),
+            (self.catalogue_sink().is_some(), Capability::CatalogueWrite),
+            (self.stock_source().is_some(), Capability::StockRead),
+            (self.stock_sink().is_some(), Capability::StockWrite),
+            (self.order_source().is_some(), Capability::OrderRead),
+            (self.sales_sink().is_some(), Capability::SalesWrite),
+            (self.customer_sink().is_some(), Capability::CustomerWrite),
+        ];
+        for (present, capability) in ports {
+            if present {
+                caps.insert(capability);
+            }
+        }
+        caps
+    }
+
+    /// Tries the connection: reachable, credentials accepted. Used by "test connection".
+    async fn check(&self) -> Result<(), ConnectorError>;
 }

@@ -1,14 +1,132 @@
-pub fn add(left: u64, right: u64) -> u64 {
-    left + right
+//! Kontor's connectors, one folder per external system (adapter + mappers + tests), and
+//! the registry that builds a configured connection.
+
+pub mod memory;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use kontor_connector::{Capabilities, Connector};
+use serde::{Deserialize, Serialize};
+
+use memory::{MemoryConfig, MemoryConnector, MemorySystem};
+
+/// A connection's settings; `type` selects the connector.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ConnectionConfig {
+    Memory(MemoryConfig),
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+impl ConnectionConfig {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ConnectionConfig::Memory(_) => "memory",
+        }
+    }
 
-    #[test]
-    fn it_works() {
-        let result = add(2, 2);
-        assert_eq!(result, 4);
+    /// Problems found without connecting, as (key relative to the connection, message).
+    pub fn problems(&self) -> Vec<(&'static str, String)> {
+        match self {
+            ConnectionConfig::Memory(config) => config.problems(),
+        }
+    }
+
+    /// What a connection of this configuration can do, known without connecting.
+    pub fn capabilities(&self) -> Capabilities {
+        match self {
+            ConnectionConfig::Memory(_) => MemoryConnector {
+                system: MemorySystem::new("capabilities"),
+            }
+            .capabilities(),
+        }
+    }
+}
+
+/// Memory systems shared by name within one process, so that tests and the demo can
+/// reach the systems their connections use.
+#[derive(Clone, Default)]
+pub struct MemoryRegistry(Arc<Mutex<HashMap<String, MemorySystem>>>);
+
+impl MemoryRegistry {
+    pub fn key(tenant: &str, connection: &str) -> String {
+        format!("{tenant}/{connection}")
+    }
+
+    pub fn insert(&self, tenant: &str, connection: &str, system: MemorySystem) {
+        self.lock().insert(Self::key(tenant, connection), system);
+    }
+
+    pub fn get(&self, tenant: &str, connection: &str) -> Option<MemorySystem> {
+        self.lock().get(&Self::key(tenant, connection)).cloned()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, MemorySystem>> {
+        self.0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// What building a connection may need from its surroundings.
+pub struct BuildContext<'a> {
+    pub tenant: &'a str,
+    pub connection: &'a str,
+    /// Relative file paths in connection settings are resolved against this.
+    pub data_dir: &'a Path,
+    pub memory: &'a MemoryRegistry,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("connection `{connection}`: {message}")]
+pub struct BuildError {
+    pub connection: String,
+    pub message: String,
+}
+
+impl ConnectionConfig {
+    /// Builds the connection. Nothing is sent to the system yet.
+    pub fn build(&self, ctx: &BuildContext<'_>) -> Result<Arc<dyn Connector>, BuildError> {
+        let fail = |message: String| BuildError {
+            connection: ctx.connection.to_owned(),
+            message,
+        };
+        match self {
+            ConnectionConfig::Memory(config) => {
+                let system = match ctx.memory.get(ctx.tenant, ctx.connection) {
+                    Some(system) => system,
+                    None => {
+                        let name = format!("{}/{}", ctx.tenant, ctx.connection);
+                        let system = match &config.state_file {
+                            Some(file) => {
+                                let path = resolve(ctx.data_dir, file);
+                                MemorySystem::open(&name, &path).map_err(|e| {
+                                    fail(format!("cannot open state file {}: {e}", path.display()))
+                                })?
+                            }
+                            None => MemorySystem::new(&name),
+                        };
+                        if config.seed_demo && system.is_empty() {
+                            memory::seed_demo(&system, 1)
+                                .map_err(|e| fail(format!("cannot seed demo data: {e}")))?;
+                        }
+                        ctx.memory
+                            .insert(ctx.tenant, ctx.connection, system.clone());
+                        system
+                    }
+                };
+                system.set_knobs(config.knobs());
+                Ok(Arc::new(MemoryConnector { system }))
+            }
+        }
+    }
+}
+
+fn resolve(base: &Path, file: &Path) -> PathBuf {
+    if file.is_absolute() {
+        file.to_path_buf()
+    } else {
+        base.join(file)
     }
 }

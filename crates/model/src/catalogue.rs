@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::order::TaxRate;
 use crate::text::LocalizedText;
 use crate::validate::{Validate, Validator};
 
@@ -33,6 +34,9 @@ pub struct Product {
     #[serde(default)]
     pub attachments: Vec<MediaRef>,
     pub variants: Vec<Variant>,
+    /// The VAT rate it is sold at domestically; shops map it to their tax classes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tax_rate: Option<TaxRate>,
     #[serde(default)]
     pub status: ProductStatus,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -188,6 +192,7 @@ mod tests {
                 images: vec![],
                 weight_kg: None,
             }],
+            tax_rate: None,
             status: ProductStatus::Active,
             updated_at: None,
         }

@@ -23,7 +23,7 @@ pub use documents::{
 pub use money::{Currency, Money, MoneyError};
 pub use order::{
     DeliveryMethod, Discount, Order, OrderCustomer, OrderLine, OrderStatus, OrderTotals,
-    PaymentState, RequestedDocument, ShippingCharge, TaxRate,
+    PaymentState, RequestedDocument, ShippingCharge, TaxBreakdown, TaxRate, tax_breakdown,
 };
 pub use party::{Address, CountryCode, Customer, CustomerKind, Email, PaymentTerms, VatId};
 pub use pricing::{Price, PriceKind, PriceScope};

@@ -245,56 +245,71 @@ pub struct TaxBreakdown {
     pub gross: Money,
 }
 
+/// Tax breakdown of a document from its taxable amounts (each already net of its own
+/// discount): amounts are summed per rate and tax is rounded once per rate over the whole
+/// document, the way ERPs round a VAT invoice. `prices_include_tax` says whether the
+/// amounts are gross (tax is extracted) or net (tax is added).
+pub fn tax_breakdown(
+    currency: Currency,
+    prices_include_tax: bool,
+    amounts: impl IntoIterator<Item = (TaxRate, Money)>,
+) -> Result<Vec<TaxBreakdown>, MoneyError> {
+    let mut by_rate: BTreeMap<TaxRate, Money> = BTreeMap::new();
+    for (rate, amount) in amounts {
+        let entry = by_rate.entry(rate).or_insert(Money::zero(currency));
+        *entry = entry.checked_add(&amount)?;
+    }
+    let hundred = Decimal::ONE_HUNDRED;
+    by_rate
+        .into_iter()
+        .map(|(rate, amount)| {
+            let amount = amount.rounded();
+            let (net, tax) = if prices_include_tax {
+                // tax = gross × r / (100 + r)
+                let tax = amount
+                    .checked_mul(rate.percent())?
+                    .checked_div(hundred + rate.percent())?
+                    .rounded();
+                (amount.checked_sub(&tax)?, tax)
+            } else {
+                let tax = amount.checked_mul(rate.percent() / hundred)?.rounded();
+                (amount, tax)
+            };
+            let gross = net.checked_add(&tax)?;
+            Ok(TaxBreakdown {
+                rate,
+                net,
+                tax,
+                gross,
+            })
+        })
+        .collect()
+}
+
 impl Order {
-    /// Amounts per tax rate (lines, shipping, discounts), before rounding.
-    fn amounts_by_rate(&self) -> Result<BTreeMap<TaxRate, Money>, MoneyError> {
+    /// Taxable amounts of the order: lines, shipping, and order discounts (negative).
+    pub fn taxable_amounts(&self) -> Result<Vec<(TaxRate, Money)>, MoneyError> {
         let zero = Money::zero(self.currency);
-        let mut by_rate: BTreeMap<TaxRate, Money> = BTreeMap::new();
-        let mut add = |rate: TaxRate, amount: Money| -> Result<(), MoneyError> {
-            let entry = by_rate.entry(rate).or_insert(zero);
-            *entry = entry.checked_add(&amount)?;
-            Ok(())
-        };
+        let mut amounts = Vec::with_capacity(self.lines.len() + 1 + self.discounts.len());
         for line in &self.lines {
-            add(line.tax_rate, line.amount()?)?;
+            amounts.push((line.tax_rate, line.amount()?));
         }
         if let Some(shipping) = &self.shipping {
-            add(shipping.tax_rate, shipping.amount)?;
+            amounts.push((shipping.tax_rate, shipping.amount));
         }
         for discount in &self.discounts {
-            add(discount.tax_rate, zero.checked_sub(&discount.amount)?)?;
+            amounts.push((discount.tax_rate, zero.checked_sub(&discount.amount)?));
         }
-        Ok(by_rate)
+        Ok(amounts)
     }
 
-    /// The tax breakdown Kontor computes from the lines: tax is rounded once per rate
-    /// over the whole document, the way ERPs round a VAT invoice.
+    /// The tax breakdown Kontor computes from the order's lines.
     pub fn tax_breakdown(&self) -> Result<Vec<TaxBreakdown>, MoneyError> {
-        let hundred = Decimal::ONE_HUNDRED;
-        self.amounts_by_rate()?
-            .into_iter()
-            .map(|(rate, amount)| {
-                let amount = amount.rounded();
-                let (net, tax) = if self.prices_include_tax {
-                    // tax = gross × r / (100 + r)
-                    let tax = amount
-                        .checked_mul(rate.percent())?
-                        .checked_div(hundred + rate.percent())?
-                        .rounded();
-                    (amount.checked_sub(&tax)?, tax)
-                } else {
-                    let tax = amount.checked_mul(rate.percent() / hundred)?.rounded();
-                    (amount, tax)
-                };
-                let gross = net.checked_add(&tax)?;
-                Ok(TaxBreakdown {
-                    rate,
-                    net,
-                    tax,
-                    gross,
-                })
-            })
-            .collect()
+        tax_breakdown(
+            self.currency,
+            self.prices_include_tax,
+            self.taxable_amounts()?,
+        )
     }
 
     /// Totals computed from the lines; compare with `totals` (what the shop says).

@@ -1,0 +1,28 @@
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use kontor_model::Order;
+use serde::{Deserialize, Serialize};
+
+use crate::{Changes, ConnectorError};
+
+/// Enough to know an order changed; the import reads the whole order afresh.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderSummary {
+    pub id: String,
+    pub number: String,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// Reads orders from a shop.
+#[async_trait]
+pub trait OrderSource: Send + Sync {
+    /// Orders placed or changed after `cursor` (all when `None`), in change order.
+    async fn orders_changed(
+        &self,
+        cursor: Option<&str>,
+        limit: usize,
+    ) -> Result<Changes<OrderSummary>, ConnectorError>;
+
+    /// One order as it is now.
+    async fn get_order(&self, order_id: &str) -> Result<Order, ConnectorError>;
+}

@@ -1,0 +1,85 @@
+use async_trait::async_trait;
+use kontor_model::{Money, Order, TaxRate};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+use crate::ConnectorError;
+
+/// Which document a shop order becomes in the ERP.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SalesDocumentKind {
+    /// A customer order (Polish "ZK"; Tryton `sale.sale`).
+    #[default]
+    CustomerOrder,
+    /// A draft invoice against the customer (what some merchants prefer).
+    DraftInvoice,
+}
+
+/// One line of a sales document, in the ERP's terms.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DraftLine {
+    /// The ERP's product id; `None` for a free-text line.
+    pub product_id: Option<String>,
+    pub sku: String,
+    pub description: String,
+    #[serde(with = "rust_decimal::serde::str")]
+    pub quantity: Decimal,
+    /// Per unit, before the line discount; net or gross as the draft says.
+    pub unit_price: Money,
+    /// Total discount on the line.
+    pub discount: Money,
+    pub tax_rate: TaxRate,
+}
+
+/// A shop order, resolved to the ERP's customer and products, ready to become a document.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SalesDraft {
+    /// The shop's order number, written into the document so it can be found again.
+    pub reference: String,
+    pub kind: SalesDocumentKind,
+    pub customer_id: String,
+    /// The order as the shop has it (addresses, delivery, notes).
+    pub order: Order,
+    /// Goods, then shipping and any adjustment as service lines.
+    pub lines: Vec<DraftLine>,
+    pub prices_include_tax: bool,
+    /// The ERP warehouse to sell from, if the flow chose one.
+    pub warehouse: Option<String>,
+    /// The ERP's payment method, mapped from the shop's.
+    pub payment_method: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SalesLine {
+    pub sku: String,
+    #[serde(with = "rust_decimal::serde::str")]
+    pub quantity: Decimal,
+    /// The line's gross total as the ERP computed it.
+    pub total: Money,
+}
+
+/// A sales document as the ERP holds it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SalesDocument {
+    pub id: String,
+    /// The ERP's own number for it.
+    pub number: String,
+    /// The shop order number it was created for.
+    pub reference: String,
+    pub state: String,
+    /// Gross total as the ERP computed it.
+    pub total: Money,
+    pub tax: Money,
+    pub lines: Vec<SalesLine>,
+}
+
+/// Creates sales documents in the ERP.
+#[async_trait]
+pub trait SalesSink: Send + Sync {
+    /// The document created earlier for this shop order, if any. Called before every
+    /// create: this is what makes a retried import create nothing twice.
+    async fn find_sale(&self, reference: &str) -> Result<Option<SalesDocument>, ConnectorError>;
+
+    async fn create_sale(&self, draft: &SalesDraft) -> Result<SalesDocument, ConnectorError>;
+}

@@ -1,0 +1,91 @@
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use super::system::{Knobs, Outage};
+
+/// A shop or ERP held in memory — for the demo, tests and benchmarks.
+///
+/// ```toml
+/// [tenants.demo.connections.erp]
+/// type = "memory"
+/// state_file = "erp.jsonl"   # keep records across restarts (relative to the data dir)
+/// seed_demo = true           # fill an empty system with the demo catalogue
+/// latency = "5ms"
+/// error_rate = 0.02          # share of calls failing with 503
+/// rate_limit = 50            # calls per second
+/// outage = { after = "60s", lasting = "20s" }
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MemoryConfig {
+    /// Journal file keeping the system's records across restarts; in memory only when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state_file: Option<PathBuf>,
+    /// Fill an empty system with the demo catalogue, prices and stock.
+    #[serde(default)]
+    pub seed_demo: bool,
+    #[serde(
+        default,
+        with = "humantime_serde",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub latency: Option<Duration>,
+    /// Share of calls, from 0 to 1, that fail as if the system answered 503.
+    #[serde(default)]
+    pub error_rate: f64,
+    /// Calls per second; beyond that calls are refused with a Retry-After.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate_limit: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outage: Option<OutageConfig>,
+    /// Most records one batch call accepts (default 100).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub batch_size: Option<usize>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutageConfig {
+    #[serde(with = "humantime_serde")]
+    pub after: Duration,
+    #[serde(with = "humantime_serde")]
+    pub lasting: Duration,
+}
+
+impl MemoryConfig {
+    /// Problems as (key, message), keys relative to the connection.
+    pub fn problems(&self) -> Vec<(&'static str, String)> {
+        let mut problems = Vec::new();
+        if !(0.0..=1.0).contains(&self.error_rate) {
+            problems.push((
+                "error_rate",
+                format!("must be between 0 and 1, is {}", self.error_rate),
+            ));
+        }
+        if self.rate_limit == Some(0) {
+            problems.push((
+                "rate_limit",
+                "must be at least 1 call per second".to_owned(),
+            ));
+        }
+        if self.batch_size == Some(0) {
+            problems.push(("batch_size", "must be at least 1".to_owned()));
+        }
+        problems
+    }
+
+    pub fn knobs(&self) -> Knobs {
+        Knobs {
+            latency: self.latency.unwrap_or_default(),
+            error_rate: self.error_rate,
+            rate_limit: self.rate_limit,
+            outage: self.outage.map(|o| Outage {
+                after: o.after,
+                lasting: o.lasting,
+            }),
+            batch_size: self.batch_size.unwrap_or(100),
+        }
+    }
+}

@@ -1,0 +1,19 @@
+//! `memory`: a shop and an ERP held in memory, optionally persisted to a journal file,
+//! with knobs for latency, errors, rate limits and outages. Used by the tests, the
+//! benchmarks and `kontor demo`.
+
+mod adapter;
+mod config;
+mod seed;
+mod state;
+mod system;
+#[cfg(test)]
+mod tests;
+
+pub use adapter::MemoryConnector;
+pub use config::{MemoryConfig, OutageConfig};
+pub use seed::{
+    DemoCatalogue, OrderGenerator, SHOWROOM_WAREHOUSE, SellableItem, WEB_WAREHOUSE, demo_catalogue,
+    seed_demo,
+};
+pub use system::{Knobs, MemorySystem, Outage};

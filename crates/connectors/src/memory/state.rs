@@ -1,0 +1,231 @@
+//! The memory system's records, changed only through [`Mutation`]s so that the same
+//! sequence, replayed from the journal file, rebuilds the same state.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Write};
+use std::path::Path;
+
+use kontor_connector::{CustomerRef, SalesDocument, SalesDraft};
+use kontor_model::{Customer, Order, Price, Product, StockLevel};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct ProductRecord {
+    pub id: String,
+    pub product: Product,
+    /// SKU → variant id.
+    pub variant_ids: BTreeMap<String, String>,
+    pub archived: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct SaleRecord {
+    pub document: SalesDocument,
+    pub draft: SalesDraft,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct CustomerRecord {
+    pub id: String,
+    pub customer: Customer,
+}
+
+/// Every change to the state, as written to the journal (each replaces one record).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub(crate) enum Mutation {
+    Product(ProductRecord),
+    Stock(StockLevel),
+    Order(Box<Order>),
+    Sale(Box<SaleRecord>),
+    Customer(CustomerRecord),
+    Price(Price),
+}
+
+/// A feed of changes of one collection: change sequence → key. A key appears once, at
+/// its latest change.
+#[derive(Debug, Default)]
+pub(crate) struct Feed<K: Ord + Clone> {
+    by_seq: BTreeMap<u64, K>,
+    seq_of: BTreeMap<K, u64>,
+}
+
+impl<K: Ord + Clone> Feed<K> {
+    fn touch(&mut self, key: K, seq: u64) {
+        if let Some(old) = self.seq_of.insert(key.clone(), seq) {
+            self.by_seq.remove(&old);
+        }
+        self.by_seq.insert(seq, key);
+    }
+
+    /// Keys changed after `after`, up to `limit`, with the sequence of the last one.
+    pub(crate) fn since(&self, after: u64, limit: usize) -> (Vec<K>, Option<u64>, bool) {
+        let mut range = self.by_seq.range(after + 1..);
+        let page: Vec<(u64, K)> = range
+            .by_ref()
+            .take(limit)
+            .map(|(s, k)| (*s, k.clone()))
+            .collect();
+        let more = range.next().is_some();
+        let last = page.last().map(|(s, _)| *s);
+        (page.into_iter().map(|(_, k)| k).collect(), last, more)
+    }
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct State {
+    pub seq: u64,
+    pub next_id: u64,
+    pub products: BTreeMap<String, ProductRecord>,
+    pub sku_index: HashMap<String, String>,
+    pub product_feed: Feed<String>,
+    pub stock: BTreeMap<(String, String), StockLevel>,
+    pub stock_feed: Feed<(String, String)>,
+    pub orders: BTreeMap<String, Order>,
+    pub order_feed: Feed<String>,
+    pub sales: BTreeMap<String, SaleRecord>,
+    pub sales_by_reference: HashMap<String, Vec<String>>,
+    pub customers: BTreeMap<String, CustomerRecord>,
+    /// Prices by SKU and scope (`base`, `price_list:wholesale`, …).
+    pub prices: BTreeMap<(String, String), Price>,
+}
+
+/// A stable key for a price's scope.
+pub(crate) fn scope_key(scope: &kontor_model::PriceScope) -> String {
+    use kontor_model::PriceScope;
+    match scope {
+        PriceScope::Base => "base".to_owned(),
+        PriceScope::PriceList(id) => format!("price_list:{id}"),
+        PriceScope::CustomerGroup(id) => format!("customer_group:{id}"),
+        PriceScope::Customer(id) => format!("customer:{id}"),
+    }
+}
+
+fn numeric_suffix(id: &str) -> u64 {
+    id.rsplit('-')
+        .next()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0)
+}
+
+impl State {
+    /// A fresh id with `prefix`, e.g. `p-17`.
+    pub(crate) fn new_id(&mut self, prefix: &str) -> String {
+        self.next_id += 1;
+        format!("{prefix}-{}", self.next_id)
+    }
+
+    fn saw_id(&mut self, id: &str) {
+        self.next_id = self.next_id.max(numeric_suffix(id));
+    }
+
+    pub(crate) fn apply(&mut self, mutation: Mutation) {
+        self.seq += 1;
+        let seq = self.seq;
+        match mutation {
+            Mutation::Product(record) => {
+                self.saw_id(&record.id);
+                for (sku, variant_id) in &record.variant_ids {
+                    self.saw_id(variant_id);
+                    self.sku_index.insert(sku.clone(), record.id.clone());
+                }
+                self.product_feed.touch(record.id.clone(), seq);
+                self.products.insert(record.id.clone(), record);
+            }
+            Mutation::Stock(level) => {
+                let key = (level.sku.clone(), level.warehouse.clone());
+                self.stock_feed.touch(key.clone(), seq);
+                self.stock.insert(key, level);
+            }
+            Mutation::Order(order) => {
+                self.saw_id(&order.id);
+                self.order_feed.touch(order.id.clone(), seq);
+                self.orders.insert(order.id.clone(), *order);
+            }
+            Mutation::Sale(record) => {
+                let id = record.document.id.clone();
+                self.saw_id(&id);
+                let same_ref = self
+                    .sales_by_reference
+                    .entry(record.document.reference.clone())
+                    .or_default();
+                if !same_ref.contains(&id) {
+                    same_ref.push(id.clone());
+                }
+                self.sales.insert(id, *record);
+            }
+            Mutation::Customer(record) => {
+                self.saw_id(&record.id);
+                self.customers.insert(record.id.clone(), record);
+            }
+            Mutation::Price(price) => {
+                self.prices
+                    .insert((price.sku.clone(), scope_key(&price.scope)), price);
+            }
+        }
+    }
+
+    pub(crate) fn customer_ref(record: &CustomerRecord) -> CustomerRef {
+        CustomerRef {
+            id: record.id.clone(),
+            name: record.customer.name.clone(),
+            email: record.customer.email.clone(),
+            vat_id: record.customer.vat_id().cloned(),
+        }
+    }
+}
+
+/// An append-only file of mutations, one JSON object per line. Each mutation is written
+/// with a single `write` before the call that made it returns, so a process killed at
+/// any moment keeps every change it reported as done (the page cache survives SIGKILL).
+#[derive(Debug)]
+pub(crate) struct Journal {
+    file: File,
+}
+
+impl Journal {
+    /// Opens (or creates) the journal and replays it into a fresh state. A last line cut
+    /// short by a crash is cut off: its change was never reported as done, and later
+    /// appends must start on a line of their own.
+    pub(crate) fn open(path: &Path) -> std::io::Result<(Journal, State)> {
+        let mut state = State::default();
+        let mut file = OpenOptions::new()
+            .create(true)
+            .read(true)
+            .append(true)
+            .open(path)?;
+        let mut content = Vec::new();
+        file.read_to_end(&mut content)?;
+        let complete = content
+            .iter()
+            .rposition(|b| *b == b'\n')
+            .map_or(0, |i| i + 1);
+        if complete < content.len() {
+            file.set_len(complete as u64)?;
+        }
+        for (number, line) in content[..complete].split(|b| *b == b'\n').enumerate() {
+            if line.is_empty() {
+                continue;
+            }
+            let mutation: Mutation = serde_json::from_slice(line).map_err(|e| {
+                std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    format!(
+                        "{} line {}: corrupt journal entry: {e}",
+                        path.display(),
+                        number + 1
+                    ),
+                )
+            })?;
+            state.apply(mutation);
+        }
+        Ok((Journal { file }, state))
+    }
+
+    pub(crate) fn append(&mut self, mutation: &Mutation) -> std::io::Result<()> {
+        let mut line = serde_json::to_vec(mutation).map_err(std::io::Error::other)?;
+        line.push(b'\n');
+        self.file.write_all(&line)
+    }
+}

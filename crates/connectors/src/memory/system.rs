@@ -1,0 +1,345 @@
+//! The memory system: a shop or an ERP held in memory (optionally journaled to a file),
+//! with knobs that make it slow, flaky, rate-limited or down.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use kontor_connector::{ConnectorError, SalesDocument};
+use kontor_model::{Customer, Order, Price, Product, StockLevel};
+
+use super::state::{Journal, Mutation, ProductRecord, State};
+
+/// How the memory system misbehaves.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Knobs {
+    /// Added to every call.
+    pub latency: Duration,
+    /// Share of calls (0–1) that fail as if the system answered 503.
+    pub error_rate: f64,
+    /// Calls per second allowed; beyond that, calls are refused with a Retry-After.
+    pub rate_limit: Option<u32>,
+    /// Down for a while, some time after start.
+    pub outage: Option<Outage>,
+    /// Most records one batch call accepts.
+    pub batch_size: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Outage {
+    pub after: Duration,
+    pub lasting: Duration,
+}
+
+#[derive(Debug)]
+struct TokenBucket {
+    tokens: f64,
+    refilled: Instant,
+}
+
+struct Locked {
+    state: State,
+    journal: Option<Journal>,
+}
+
+struct Inner {
+    name: String,
+    data: Mutex<Locked>,
+    knobs: Mutex<Knobs>,
+    bucket: Mutex<TokenBucket>,
+    started: Instant,
+    down: AtomicBool,
+    calls: Mutex<BTreeMap<&'static str, u64>>,
+}
+
+/// A shop or ERP in memory. Clones share one system.
+#[derive(Clone)]
+pub struct MemorySystem {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for MemorySystem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MemorySystem")
+            .field("name", &self.inner.name)
+            .finish()
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic while holding the lock cannot leave the data half-written (every change is
+    // one assignment), so a poisoned lock is still safe to use.
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+impl MemorySystem {
+    fn with(name: &str, state: State, journal: Option<Journal>) -> Self {
+        MemorySystem {
+            inner: Arc::new(Inner {
+                name: name.to_owned(),
+                data: Mutex::new(Locked { state, journal }),
+                knobs: Mutex::new(Knobs {
+                    batch_size: 100,
+                    ..Knobs::default()
+                }),
+                bucket: Mutex::new(TokenBucket {
+                    tokens: 0.0,
+                    refilled: Instant::now(),
+                }),
+                started: Instant::now(),
+                down: AtomicBool::new(false),
+                calls: Mutex::new(BTreeMap::new()),
+            }),
+        }
+    }
+
+    /// A system that lives only as long as this process.
+    pub fn new(name: &str) -> Self {
+        MemorySystem::with(name, State::default(), None)
+    }
+
+    /// A system kept in a journal file: reopening it restores every change.
+    pub fn open(name: &str, path: &Path) -> std::io::Result<Self> {
+        let (journal, state) = Journal::open(path)?;
+        Ok(MemorySystem::with(name, state, Some(journal)))
+    }
+
+    pub fn name(&self) -> &str {
+        &self.inner.name
+    }
+
+    pub fn set_knobs(&self, knobs: Knobs) {
+        let mut bucket = lock(&self.inner.bucket);
+        bucket.tokens = f64::from(knobs.rate_limit.unwrap_or(0));
+        bucket.refilled = Instant::now();
+        *lock(&self.inner.knobs) = knobs;
+    }
+
+    pub fn knobs(&self) -> Knobs {
+        lock(&self.inner.knobs).clone()
+    }
+
+    /// Takes the system down (every call fails as unreachable) or brings it back.
+    pub fn set_down(&self, down: bool) {
+        self.inner.down.store(down, Ordering::SeqCst);
+    }
+
+    /// API calls made through the ports, per operation.
+    pub fn api_calls(&self) -> BTreeMap<String, u64> {
+        lock(&self.inner.calls)
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), *v))
+            .collect()
+    }
+
+    pub fn total_api_calls(&self) -> u64 {
+        lock(&self.inner.calls).values().sum()
+    }
+
+    pub fn reset_api_calls(&self) {
+        lock(&self.inner.calls).clear();
+    }
+
+    /// Every port call goes through here: counted, delayed, and failed as the knobs say.
+    pub(crate) async fn call(&self, operation: &'static str) -> Result<(), ConnectorError> {
+        *lock(&self.inner.calls).entry(operation).or_default() += 1;
+        let knobs = self.knobs();
+        if !knobs.latency.is_zero() {
+            tokio::time::sleep(knobs.latency).await;
+        }
+        let in_outage = knobs.outage.is_some_and(|o| {
+            let up_for = self.inner.started.elapsed();
+            up_for >= o.after && up_for < o.after + o.lasting
+        });
+        if in_outage || self.inner.down.load(Ordering::SeqCst) {
+            return Err(ConnectorError::Unavailable {
+                message: format!("{} is down (connection refused)", self.inner.name),
+                source: None,
+            });
+        }
+        if let Some(per_second) = knobs.rate_limit {
+            let mut bucket = lock(&self.inner.bucket);
+            let now = Instant::now();
+            let refill = now.duration_since(bucket.refilled).as_secs_f64() * f64::from(per_second);
+            bucket.tokens = (bucket.tokens + refill).min(f64::from(per_second));
+            bucket.refilled = now;
+            if bucket.tokens < 1.0 {
+                let wait = (1.0 - bucket.tokens) / f64::from(per_second.max(1));
+                return Err(ConnectorError::RateLimited {
+                    retry_after: Some(Duration::from_secs_f64(wait)),
+                });
+            }
+            bucket.tokens -= 1.0;
+        }
+        if knobs.error_rate > 0.0 && fastrand::f64() < knobs.error_rate {
+            return Err(ConnectorError::Unavailable {
+                message: format!(
+                    "{} answered 503 Service Unavailable (injected)",
+                    self.inner.name
+                ),
+                source: None,
+            });
+        }
+        Ok(())
+    }
+
+    /// Reads the state.
+    pub(crate) fn read<R>(&self, f: impl FnOnce(&State) -> R) -> R {
+        f(&lock(&self.inner.data).state)
+    }
+
+    /// Changes the state: `f` returns the mutations to record (journal first, then apply)
+    /// and a result. A journal that cannot be written fails the call, as a real
+    /// system's failed commit would.
+    pub(crate) fn write<R>(
+        &self,
+        f: impl FnOnce(&mut State) -> (Vec<Mutation>, R),
+    ) -> Result<R, ConnectorError> {
+        let mut data = lock(&self.inner.data);
+        let Locked { state, journal } = &mut *data;
+        let (mutations, result) = f(state);
+        for mutation in mutations {
+            if let Some(journal) = journal {
+                journal
+                    .append(&mutation)
+                    .map_err(|e| ConnectorError::Unavailable {
+                        message: format!("{} could not save the change", self.inner.name),
+                        source: Some(Box::new(e)),
+                    })?;
+            }
+            state.apply(mutation);
+        }
+        Ok(result)
+    }
+
+    // Direct access for tests, seeding and the demo: no knobs, not counted.
+
+    /// Adds or replaces a product (matched by its code); returns its id.
+    pub fn put_product(&self, product: Product) -> Result<String, ConnectorError> {
+        self.write(|state| {
+            let existing = state
+                .products
+                .values()
+                .find(|p| p.product.code == product.code)
+                .cloned();
+            let id = existing
+                .as_ref()
+                .map(|p| p.id.clone())
+                .unwrap_or_else(|| state.new_id("p"));
+            let mut variant_ids = BTreeMap::new();
+            for variant in &product.variants {
+                let known = existing
+                    .as_ref()
+                    .and_then(|p| p.variant_ids.get(&variant.sku).cloned());
+                variant_ids.insert(
+                    variant.sku.clone(),
+                    known.unwrap_or_else(|| state.new_id("v")),
+                );
+            }
+            let record = ProductRecord {
+                id: id.clone(),
+                product,
+                variant_ids,
+                archived: false,
+            };
+            (vec![Mutation::Product(record)], id)
+        })
+    }
+
+    pub fn put_stock(&self, level: StockLevel) -> Result<(), ConnectorError> {
+        self.write(|_| (vec![Mutation::Stock(level)], ()))
+    }
+
+    pub fn put_price(&self, price: Price) -> Result<(), ConnectorError> {
+        self.write(|_| (vec![Mutation::Price(price)], ()))
+    }
+
+    /// Places an order as a shopper would; an empty id or number is assigned.
+    pub fn place_order(&self, mut order: Order) -> Result<Order, ConnectorError> {
+        self.write(|state| {
+            if order.id.is_empty() {
+                order.id = state.new_id("o");
+            }
+            if order.number.is_empty() {
+                order.number = format!("#{}", 1000 + state.orders.len() + 1);
+            }
+            (vec![Mutation::Order(Box::new(order.clone()))], order)
+        })
+    }
+
+    /// Replaces an order (as the shop does when it changes).
+    pub fn update_order(&self, order: Order) -> Result<(), ConnectorError> {
+        self.write(|_| (vec![Mutation::Order(Box::new(order))], ()))
+    }
+
+    pub fn products(&self) -> Vec<Product> {
+        self.read(|s| s.products.values().map(|p| p.product.clone()).collect())
+    }
+
+    pub fn product_by_sku(&self, sku: &str) -> Option<Product> {
+        self.read(|s| {
+            s.sku_index
+                .get(sku)
+                .and_then(|id| s.products.get(id))
+                .map(|p| p.product.clone())
+        })
+    }
+
+    pub fn variant_count(&self) -> usize {
+        self.read(|s| s.sku_index.len())
+    }
+
+    pub fn stock_of(&self, sku: &str, location: &str) -> Option<StockLevel> {
+        self.read(|s| s.stock.get(&(sku.to_owned(), location.to_owned())).cloned())
+    }
+
+    pub fn stock(&self) -> Vec<StockLevel> {
+        self.read(|s| s.stock.values().cloned().collect())
+    }
+
+    pub fn prices(&self) -> Vec<Price> {
+        self.read(|s| s.prices.values().cloned().collect())
+    }
+
+    pub fn orders(&self) -> Vec<Order> {
+        self.read(|s| s.orders.values().cloned().collect())
+    }
+
+    pub fn order(&self, id: &str) -> Option<Order> {
+        self.read(|s| s.orders.get(id).cloned())
+    }
+
+    pub fn sales(&self) -> Vec<SalesDocument> {
+        self.read(|s| s.sales.values().map(|r| r.document.clone()).collect())
+    }
+
+    /// Every sales document made for one shop order: more than one is a duplicate.
+    pub fn sales_for(&self, reference: &str) -> Vec<SalesDocument> {
+        self.read(|s| {
+            s.sales_by_reference
+                .get(reference)
+                .into_iter()
+                .flatten()
+                .filter_map(|id| s.sales.get(id))
+                .map(|r| r.document.clone())
+                .collect()
+        })
+    }
+
+    /// The draft a sales document was created from (what Kontor sent).
+    pub fn sale_draft(&self, sale_id: &str) -> Option<kontor_connector::SalesDraft> {
+        self.read(|s| s.sales.get(sale_id).map(|r| r.draft.clone()))
+    }
+
+    pub fn customers(&self) -> Vec<Customer> {
+        self.read(|s| s.customers.values().map(|c| c.customer.clone()).collect())
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.read(|s| s.products.is_empty() && s.orders.is_empty() && s.sales.is_empty())
+    }
+}
