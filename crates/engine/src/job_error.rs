@@ -40,7 +40,8 @@ pub struct JobError {
     pub chain: Vec<String>,
     /// The other side asked us to wait this long (HTTP 429 / 503 Retry-After).
     pub retry_after: Option<Duration>,
-    pub details: Option<serde_json::Value>,
+    /// Boxed: rarely present, and it keeps `Result<_, JobError>` small.
+    pub details: Option<Box<serde_json::Value>>,
 }
 
 impl JobError {
@@ -86,7 +87,7 @@ impl JobError {
     }
 
     pub fn with_details(mut self, details: serde_json::Value) -> Self {
-        self.details = Some(details);
+        self.details = Some(Box::new(details));
         self
     }
 }

@@ -15,6 +15,7 @@ pub mod error;
 pub mod hash;
 pub mod job_error;
 pub mod links;
+pub mod locks;
 pub mod queue;
 pub mod runner;
 pub mod scheduler;
@@ -30,6 +31,7 @@ pub use error::StoreError;
 pub use hash::content_hash;
 pub use job_error::{ErrorClass, JobError};
 pub use links::Link;
+pub use locks::LockGuard;
 pub use queue::{
     EnqueueOutcome, FailureOutcome, Job, JobErrorRecord, JobFilter, JobState, Lease, NewJob,
     QueueCount, RetryPolicy,

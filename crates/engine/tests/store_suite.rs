@@ -607,7 +607,48 @@ async fn tenant_configs_are_revisioned(t: TestStore) {
     assert!(s.delete_tenant_config("acme").await.unwrap());
 }
 
+async fn named_locks_exclude_others_until_released_or_expired(t: TestStore) {
+    let other = t.reopen().await;
+    let wait = Duration::from_millis(50);
+    let held = t
+        .store
+        .lock("customer:acme:jan@example.com", LEASE, wait)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        other
+            .lock("customer:acme:jan@example.com", LEASE, wait)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        other
+            .lock("customer:acme:ola@example.com", LEASE, wait)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    t.store.unlock(held).await.unwrap();
+    let again = other
+        .lock("customer:acme:jan@example.com", LEASE, wait)
+        .await
+        .unwrap();
+    assert!(again.is_some());
+    // A holder that died: its lock expires.
+    t.clock.advance(LEASE + Duration::from_secs(1));
+    assert!(
+        t.store
+            .lock("customer:acme:jan@example.com", LEASE, wait)
+            .await
+            .unwrap()
+            .is_some()
+    );
+}
+
 on_both_backends!(
+    named_locks_exclude_others_until_released_or_expired,
     enqueue_dedupes_only_while_waiting,
     claims_follow_priority_then_due_time,
     one_ordering_key_runs_one_job_at_a_time_in_order,

@@ -25,6 +25,16 @@ pub trait CatalogueSource: Send + Sync {
 
     /// The variants with these SKUs; unknown SKUs are left out.
     async fn find_variants(&self, skus: &[String]) -> Result<Vec<VariantRef>, ConnectorError>;
+
+    /// One product as it is now, by its code.
+    async fn get_product(&self, code: &str) -> Result<Product, ConnectorError>;
+
+    /// The cursor from which changes made at or after `since` are read, if this system
+    /// can tell (a backfill from a date). `None`: start from the beginning.
+    fn cursor_at(&self, since: chrono::DateTime<chrono::Utc>) -> Option<String> {
+        let _ = since;
+        None
+    }
 }
 
 /// A product to create or update, with its id in the target system if Kontor knows it.

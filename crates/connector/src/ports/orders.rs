@@ -25,4 +25,11 @@ pub trait OrderSource: Send + Sync {
 
     /// One order as it is now.
     async fn get_order(&self, order_id: &str) -> Result<Order, ConnectorError>;
+
+    /// The cursor from which changes made at or after `since` are read, if this system
+    /// can tell (a backfill from a date). `None`: start from the beginning.
+    fn cursor_at(&self, since: chrono::DateTime<chrono::Utc>) -> Option<String> {
+        let _ = since;
+        None
+    }
 }

@@ -15,6 +15,13 @@ pub trait StockSource: Send + Sync {
         cursor: Option<&str>,
         limit: usize,
     ) -> Result<Changes<StockLevel>, ConnectorError>;
+
+    /// The cursor from which changes made at or after `since` are read, if this system
+    /// can tell (a backfill from a date). `None`: start from the beginning.
+    fn cursor_at(&self, since: chrono::DateTime<chrono::Utc>) -> Option<String> {
+        let _ = since;
+        None
+    }
 }
 
 /// The quantity a shop may sell of one SKU at one of its locations.

@@ -76,6 +76,19 @@ impl CatalogueSource for MemorySystem {
         self.call("variants.find").await?;
         Ok(self.read(|s| variant_refs(s, skus)))
     }
+
+    async fn get_product(&self, code: &str) -> Result<Product, ConnectorError> {
+        self.call("products.get").await?;
+        self.read(|s| {
+            s.products
+                .values()
+                .find(|p| p.product.code == code)
+                .map(product_view)
+        })
+        .ok_or_else(|| ConnectorError::NotFound {
+            what: format!("product {code}"),
+        })
+    }
 }
 
 #[async_trait]

@@ -402,7 +402,7 @@ impl Store {
             code: error.code.clone(),
             message: error.message.clone(),
             chain: error.chain.clone(),
-            details: error.details.clone(),
+            details: error.details.as_deref().cloned(),
         });
         if history.len() > ERROR_HISTORY {
             history.drain(..history.len() - ERROR_HISTORY);

@@ -1,0 +1,377 @@
+//! Catalogue, ERP → shop: products and variants created or updated in the shop, each
+//! sent only when its content changed since it was last sent. A page of changes goes out
+//! in as few batch calls as the shop allows; an item the shop refuses gets a job of its
+//! own, so one bad product never holds back the rest.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use kontor_connector::{CatalogueSink, CatalogueSource, ProductUpsert};
+use kontor_engine::{
+    Cursor, Effects, JobContext, JobError, JobHandler, Link, NewJob, Store, content_hash,
+};
+use kontor_model::{Product, ProductStatus, Validate};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use crate::error::{bad_payload, connector_failure, store_failure};
+use crate::flow::{Flow, FlowContext, Plan, PlannedAction, PlannedChange, SyncStart, step};
+use crate::kinds;
+
+/// What to do in the shop with a product the ERP archived.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ArchivePolicy {
+    /// Take it off sale in the shop.
+    #[default]
+    Archive,
+    /// Leave the shop's product as it is.
+    Ignore,
+}
+
+/// Options of a `catalogue` flow.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CatalogueOptions {
+    /// Create products the shop does not have yet; `false` only updates existing ones.
+    pub create_new: bool,
+    pub archived: ArchivePolicy,
+    /// Products read per poll; defaults to the shop's batch size.
+    pub page_size: Option<usize>,
+}
+
+impl Default for CatalogueOptions {
+    fn default() -> Self {
+        CatalogueOptions {
+            create_new: true,
+            archived: ArchivePolicy::Archive,
+            page_size: None,
+        }
+    }
+}
+
+pub struct CatalogueFlow {
+    pub(crate) ctx: FlowContext,
+    pub(crate) options: CatalogueOptions,
+    pub(crate) erp: Arc<dyn CatalogueSource>,
+    pub(crate) shop: Arc<dyn CatalogueSink>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct ExportProduct {
+    flow: String,
+    code: String,
+}
+
+step!(PollCatalogue, CatalogueFlow, poll);
+step!(ExportProductStep, CatalogueFlow, export_one);
+
+/// What to do with one product.
+enum Action {
+    Upsert {
+        existing_id: Option<String>,
+        hash: String,
+    },
+    Archive {
+        product_id: String,
+    },
+    Skip {
+        why: &'static str,
+    },
+}
+
+impl CatalogueFlow {
+    fn page_size(&self) -> usize {
+        self.options
+            .page_size
+            .unwrap_or_else(|| self.shop.batch_size())
+            .max(1)
+    }
+
+    async fn decide(&self, store: &Store, product: &Product) -> Result<Action, JobError> {
+        let link = store
+            .link_by_entity(
+                &self.ctx.tenant,
+                kinds::PRODUCT,
+                &self.ctx.to,
+                &product.code,
+            )
+            .await
+            .map_err(|e| store_failure("looking up product links", e))?;
+        if product.status == ProductStatus::Archived {
+            return Ok(match (self.options.archived, link) {
+                (ArchivePolicy::Archive, Some(link))
+                    if link.sent_hash.as_deref() != Some("archived") =>
+                {
+                    Action::Archive {
+                        product_id: link.external_id,
+                    }
+                }
+                _ => Action::Skip { why: "archived" },
+            });
+        }
+        let hash = content_hash(product);
+        match link {
+            Some(link) if link.sent_hash.as_deref() == Some(hash.as_str()) => {
+                Ok(Action::Skip { why: "unchanged" })
+            }
+            Some(link) => Ok(Action::Upsert {
+                existing_id: Some(link.external_id),
+                hash,
+            }),
+            None if self.options.create_new => Ok(Action::Upsert {
+                existing_id: None,
+                hash,
+            }),
+            None => Ok(Action::Skip {
+                why: "not in the shop, and the flow only updates existing products",
+            }),
+        }
+    }
+
+    /// Sends `products` to the shop; returns what to record, and the codes that failed
+    /// with their errors.
+    async fn export(
+        &self,
+        store: &Store,
+        products: Vec<Product>,
+    ) -> Result<(Effects, Vec<(String, JobError)>), JobError> {
+        let t = &self.ctx.tenant;
+        let mut effects = Effects::none();
+        let mut failed = Vec::new();
+        let mut upserts = Vec::new();
+        let mut hashes = Vec::new();
+        let mut archives = Vec::new();
+        let (mut unchanged, mut created, mut updated) = (0, 0, 0);
+        for product in products {
+            if let Err(problems) = product.validate() {
+                let error = JobError::permanent(
+                    "invalid_product",
+                    format!("product {}: {problems}", product.code),
+                );
+                failed.push((product.code.clone(), error));
+                continue;
+            }
+            match self.decide(store, &product).await? {
+                Action::Skip { .. } => unchanged += 1,
+                Action::Archive { product_id } => archives.push((product.code.clone(), product_id)),
+                Action::Upsert { existing_id, hash } => {
+                    hashes.push(hash);
+                    upserts.push(ProductUpsert {
+                        product,
+                        product_id: existing_id,
+                    });
+                }
+            }
+        }
+        let doing = format!("sending products to `{}`", self.ctx.to);
+        for (chunk, chunk_hashes) in upserts
+            .chunks(self.shop.batch_size().max(1))
+            .zip(hashes.chunks(self.shop.batch_size().max(1)))
+        {
+            let results = self
+                .shop
+                .upsert_products(chunk)
+                .await
+                .map_err(|e| connector_failure(&doing, e))?;
+            for ((upsert, hash), result) in chunk.iter().zip(chunk_hashes).zip(results) {
+                let code = &upsert.product.code;
+                match result {
+                    Ok(written) => {
+                        if written.created {
+                            created += 1
+                        } else {
+                            updated += 1
+                        }
+                        effects = effects.link(
+                            Link::new(t, kinds::PRODUCT, &self.ctx.to, &written.product_id, code)
+                                .with_hash(hash.clone()),
+                        );
+                        for variant in written.variants {
+                            effects = effects.link(Link::new(
+                                t,
+                                kinds::VARIANT,
+                                &self.ctx.to,
+                                variant.variant_id,
+                                variant.sku,
+                            ));
+                        }
+                    }
+                    Err(e) => failed.push((
+                        code.clone(),
+                        connector_failure(&format!("sending product {code}"), e),
+                    )),
+                }
+            }
+        }
+        if !archives.is_empty() {
+            let ids: Vec<String> = archives.iter().map(|(_, id)| id.clone()).collect();
+            let results = self
+                .shop
+                .archive_products(&ids)
+                .await
+                .map_err(|e| connector_failure(&doing, e))?;
+            for ((code, product_id), result) in archives.into_iter().zip(results) {
+                match result {
+                    Ok(()) => {
+                        effects = effects.link(
+                            Link::new(t, kinds::PRODUCT, &self.ctx.to, product_id, &code)
+                                .with_hash("archived"),
+                        )
+                    }
+                    Err(e) => failed.push((
+                        code.clone(),
+                        connector_failure(&format!("archiving product {code}"), e),
+                    )),
+                }
+            }
+        }
+        effects.outcome = Some(format!(
+            "{created} created, {updated} updated, {unchanged} unchanged, {} failed",
+            failed.len()
+        ));
+        Ok((effects, failed))
+    }
+
+    fn export_job(&self, code: &str) -> NewJob {
+        NewJob::new(
+            &self.ctx.tenant,
+            self.ctx.step("export"),
+            json!({ "flow": self.ctx.name, "code": code }),
+        )
+        .dedupe_key(format!("catalogue.export:{}:{code}", self.ctx.name))
+        .ordering_key(format!("product:{}:{code}", self.ctx.to))
+    }
+
+    /// `catalogue.poll`: one page of changed products, sent in batches.
+    pub(crate) async fn poll(&self, ctx: &JobContext) -> Result<Effects, JobError> {
+        let cursor = ctx
+            .store
+            .cursor(&self.ctx.tenant, &self.ctx.name, &self.ctx.from)
+            .await
+            .map_err(|e| store_failure("reading the catalogue cursor", e))?;
+        let changes = self
+            .erp
+            .products_changed(cursor.as_ref().map(|c| c.value.as_str()), self.page_size())
+            .await
+            .map_err(|e| {
+                connector_failure(
+                    &format!("reading changed products from `{}`", self.ctx.from),
+                    e,
+                )
+            })?;
+        let (mut effects, failed) = self.export(&ctx.store, changes.items).await?;
+        for (code, _) in &failed {
+            effects = effects.enqueue(self.export_job(code));
+        }
+        if let Some(next) = changes.cursor {
+            effects = effects.cursor(Cursor::new(
+                &self.ctx.tenant,
+                &self.ctx.name,
+                &self.ctx.from,
+                next,
+            ));
+        }
+        if changes.more {
+            effects = effects.enqueue(self.start_job());
+        }
+        Ok(effects)
+    }
+
+    /// `catalogue.export`: one product again, read afresh, after it failed in a batch.
+    pub(crate) async fn export_one(&self, ctx: &JobContext) -> Result<Effects, JobError> {
+        let job: ExportProduct =
+            serde_json::from_value(ctx.job.payload.clone()).map_err(bad_payload)?;
+        let product = self.erp.get_product(&job.code).await.map_err(|e| {
+            connector_failure(
+                &format!("reading product {} from `{}`", job.code, self.ctx.from),
+                e,
+            )
+        })?;
+        let (effects, mut failed) = self.export(&ctx.store, vec![product]).await?;
+        match failed.pop() {
+            Some((_, error)) => Err(error),
+            None => Ok(effects),
+        }
+    }
+}
+
+#[async_trait]
+impl Flow for CatalogueFlow {
+    fn context(&self) -> &FlowContext {
+        &self.ctx
+    }
+
+    fn start_job(&self) -> NewJob {
+        NewJob::new(
+            &self.ctx.tenant,
+            self.ctx.step("poll"),
+            json!({ "flow": self.ctx.name }),
+        )
+        .dedupe_key(format!("catalogue.poll:{}", self.ctx.name))
+        .ordering_key(format!("catalogue.poll:{}", self.ctx.name))
+    }
+
+    fn steps(self: Arc<Self>) -> Vec<(String, Arc<dyn JobHandler>)> {
+        vec![
+            (self.ctx.step("poll"), Arc::new(PollCatalogue(self.clone()))),
+            (
+                self.ctx.step("export"),
+                Arc::new(ExportProductStep(self.clone())),
+            ),
+        ]
+    }
+
+    async fn plan(&self, store: &Store, limit: usize) -> Result<Plan, JobError> {
+        let cursor = store
+            .cursor(&self.ctx.tenant, &self.ctx.name, &self.ctx.from)
+            .await
+            .map_err(|e| store_failure("reading the catalogue cursor", e))?;
+        let changes = self
+            .erp
+            .products_changed(cursor.as_ref().map(|c| c.value.as_str()), limit)
+            .await
+            .map_err(|e| {
+                connector_failure(
+                    &format!("reading changed products from `{}`", self.ctx.from),
+                    e,
+                )
+            })?;
+        let mut plan = Plan {
+            changes: Vec::new(),
+            more: changes.more,
+        };
+        for product in changes.items {
+            let entity = format!("product {}", product.code);
+            let (action, detail) = match product.validate() {
+                Err(problems) => (PlannedAction::Park, problems.to_string()),
+                Ok(()) => match self.decide(store, &product).await? {
+                    Action::Skip { why } => (PlannedAction::Unchanged, why.to_owned()),
+                    Action::Archive { product_id } => {
+                        (PlannedAction::Update, format!("would archive {product_id}"))
+                    }
+                    Action::Upsert {
+                        existing_id: Some(id),
+                        ..
+                    } => (PlannedAction::Update, format!("would update {id}")),
+                    Action::Upsert {
+                        existing_id: None, ..
+                    } => (
+                        PlannedAction::Create,
+                        format!("would create with {} variants", product.variants.len()),
+                    ),
+                },
+            };
+            plan.changes.push(PlannedChange {
+                entity,
+                action,
+                detail,
+            });
+        }
+        Ok(plan)
+    }
+
+    async fn rewind(&self, store: &Store, start: SyncStart) -> Result<(), JobError> {
+        crate::rewind_cursor(store, &self.ctx, start, |at| self.erp.cursor_at(at)).await
+    }
+}

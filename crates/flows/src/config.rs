@@ -1,0 +1,212 @@
+//! Flow configuration: the parts every flow has (which connections, when it runs) and
+//! options of its own kind, plus the tenant's mappings between systems' vocabularies.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use kontor_model::OrderStatus;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+/// The kinds of flow Kontor runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FlowKind {
+    /// Products and variants, ERP → shop.
+    Catalogue,
+    /// Sellable stock per location, ERP → shop.
+    Stock,
+    /// Orders, shop → ERP sales documents.
+    Orders,
+}
+
+impl FlowKind {
+    pub const ALL: [FlowKind; 3] = [FlowKind::Catalogue, FlowKind::Stock, FlowKind::Orders];
+
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            FlowKind::Catalogue => "catalogue",
+            FlowKind::Stock => "stock",
+            FlowKind::Orders => "orders",
+        }
+    }
+}
+
+impl std::fmt::Display for FlowKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One flow of one tenant.
+///
+/// ```toml
+/// [tenants.acme.flows.orders]
+/// kind = "orders"          # optional when the flow's name is its kind
+/// from = "shop"
+/// to = "erp"
+/// every = "30s"            # or: cron = "0 */5 * * * *"
+/// options = { tolerance = "0.01" }
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FlowConfig {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<FlowKind>,
+    /// The connection data comes from.
+    pub from: String,
+    /// The connection data goes to.
+    pub to: String,
+    #[serde(default = "yes", skip_serializing_if = "is_true")]
+    pub enabled: bool,
+    /// Poll this often.
+    #[serde(
+        default,
+        with = "humantime_serde",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub every: Option<Duration>,
+    /// Or on this cron schedule (5 fields, or 6 with seconds; UTC).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cron: Option<String>,
+    /// Options of this flow's kind; see the kind's options type.
+    #[serde(default, skip_serializing_if = "serde_json::Value::is_null")]
+    pub options: serde_json::Value,
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn is_true(b: &bool) -> bool {
+    *b
+}
+
+/// A configuration problem, with the key it is about (relative to the tenant).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{key}: {message}")]
+pub struct ConfigProblem {
+    pub key: String,
+    pub message: String,
+}
+
+impl ConfigProblem {
+    pub fn new(key: impl Into<String>, message: impl Into<String>) -> Self {
+        ConfigProblem {
+            key: key.into(),
+            message: message.into(),
+        }
+    }
+}
+
+impl FlowConfig {
+    /// The flow's kind: given, or the flow's name when that names a kind.
+    pub fn kind_for(&self, name: &str) -> Result<FlowKind, ConfigProblem> {
+        if let Some(kind) = self.kind {
+            return Ok(kind);
+        }
+        FlowKind::ALL.into_iter().find(|k| k.as_str() == name).ok_or_else(|| {
+            ConfigProblem::new(
+                format!("flows.{name}.kind"),
+                "is required (one of catalogue, stock, orders) when the flow's name is not its kind",
+            )
+        })
+    }
+
+    /// Parses the options of this flow's kind, naming the offending key on error.
+    pub fn options<T: DeserializeOwned + Default>(&self, name: &str) -> Result<T, ConfigProblem> {
+        if self.options.is_null() {
+            return Ok(T::default());
+        }
+        serde_path_to_error::deserialize(self.options.clone()).map_err(|e| {
+            let path = e.path().to_string();
+            let key = if path == "." {
+                format!("flows.{name}.options")
+            } else {
+                format!("flows.{name}.options.{path}")
+            };
+            ConfigProblem::new(key, e.into_inner().to_string())
+        })
+    }
+}
+
+/// How one system's words translate into another's. Keys and values are the systems'
+/// own codes.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Mappings {
+    /// Shop SKU → ERP SKU, where they differ.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub sku: BTreeMap<String, String>,
+    /// ERP warehouse → shop location. Empty: all stock is sold from location `default`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub warehouses: BTreeMap<String, String>,
+    /// Shop payment method → ERP payment method.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub payment_methods: BTreeMap<String, String>,
+    /// Shop shipping method → SKU of the ERP service product that bills it.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub shipping_methods: BTreeMap<String, String>,
+    /// Shop order status → Kontor's order status.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub order_status: BTreeMap<String, OrderStatus>,
+    /// Shop customer group → ERP customer group.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub customer_groups: BTreeMap<String, String>,
+}
+
+impl Mappings {
+    /// The ERP's SKU for a shop SKU.
+    pub fn erp_sku<'a>(&'a self, shop_sku: &'a str) -> &'a str {
+        self.sku
+            .get(shop_sku)
+            .map(String::as_str)
+            .unwrap_or(shop_sku)
+    }
+
+    /// The shop location selling an ERP warehouse's stock, if it is sold at all.
+    pub fn location_for<'a>(&'a self, warehouse: &str) -> Option<&'a str> {
+        if self.warehouses.is_empty() {
+            Some("default")
+        } else {
+            self.warehouses.get(warehouse).map(String::as_str)
+        }
+    }
+
+    /// The ERP warehouses whose stock a shop location sells.
+    pub fn warehouses_for(&self, location: &str) -> Vec<&str> {
+        self.warehouses
+            .iter()
+            .filter(|(_, l)| l.as_str() == location)
+            .map(|(w, _)| w.as_str())
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn option_errors_name_the_key() {
+        #[derive(Debug, Default, Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Opts {
+            #[allow(dead_code)]
+            page_size: Option<u32>,
+        }
+        let config = FlowConfig {
+            kind: None,
+            from: "a".into(),
+            to: "b".into(),
+            enabled: true,
+            every: None,
+            cron: None,
+            options: serde_json::json!({"page_size": "many"}),
+        };
+        let err = config.options::<Opts>("orders").unwrap_err();
+        assert_eq!(err.key, "flows.orders.options.page_size");
+        assert!(config.kind_for("orders").is_ok());
+        assert_eq!(config.kind_for("web").unwrap_err().key, "flows.web.kind");
+    }
+}

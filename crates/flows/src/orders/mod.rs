@@ -1,0 +1,191 @@
+//! Orders, shop → ERP: each order placed in the shop becomes one sales document in the
+//! ERP — exactly once, through crashes and retries — with its customer matched or
+//! created, its lines resolved to ERP products, and its total reconciled with what the
+//! customer paid.
+
+mod customers;
+mod import;
+mod reconcile;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use kontor_connector::{CatalogueSource, CustomerSink, OrderSource, SalesDocumentKind, SalesSink};
+use kontor_engine::{Cursor, JobError, JobHandler, NewJob, Store};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use crate::config::Mappings;
+use crate::error::{connector_failure, store_failure};
+use crate::flow::{Flow, FlowContext, Plan, SyncStart, step};
+
+pub use reconcile::TotalsDiff;
+
+/// When an order is ready to go to the ERP.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ImportWhen {
+    /// As soon as it is placed.
+    #[default]
+    Always,
+    /// Once paid (or authorised), except for the `unpaid_methods`.
+    Paid,
+}
+
+/// Options of an `orders` flow (under `options`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OrdersOptions {
+    /// What an order becomes in the ERP: `customer_order` or `draft_invoice`.
+    pub document: SalesDocumentKind,
+    /// The ERP customer (by its reference) that consumer orders are booked to, instead of
+    /// matching or creating each buyer. Business orders are always matched or created.
+    pub b2c_customer: Option<String>,
+    pub import_when: ImportWhen,
+    /// Payment methods imported before payment even when `import_when = "paid"`
+    /// (e.g. `cash_on_delivery`).
+    pub unpaid_methods: Vec<String>,
+    /// Largest accepted difference between the ERP document's total and the order's.
+    #[serde(with = "rust_decimal::serde::str")]
+    pub tolerance: Decimal,
+    /// Orders read per poll.
+    pub page_size: usize,
+}
+
+impl Default for OrdersOptions {
+    fn default() -> Self {
+        OrdersOptions {
+            document: SalesDocumentKind::CustomerOrder,
+            b2c_customer: None,
+            import_when: ImportWhen::Always,
+            unpaid_methods: Vec::new(),
+            tolerance: Decimal::ZERO,
+            page_size: 100,
+        }
+    }
+}
+
+pub struct OrdersFlow {
+    pub(crate) ctx: FlowContext,
+    pub(crate) options: OrdersOptions,
+    pub(crate) mappings: Arc<Mappings>,
+    pub(crate) shop_orders: Arc<dyn OrderSource>,
+    pub(crate) erp_sales: Arc<dyn SalesSink>,
+    pub(crate) erp_customers: Arc<dyn CustomerSink>,
+    pub(crate) erp_catalogue: Arc<dyn CatalogueSource>,
+}
+
+/// Payload of `orders.import`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct ImportOrder {
+    pub flow: String,
+    pub order_id: String,
+}
+
+step!(PollOrders, OrdersFlow, poll);
+step!(ImportOrderStep, OrdersFlow, import);
+
+impl OrdersFlow {
+    /// The job that imports one order (what a webhook about that order enqueues, too).
+    pub fn import_job(&self, order_id: &str) -> NewJob {
+        NewJob::new(
+            &self.ctx.tenant,
+            self.ctx.step("import"),
+            json!({ "flow": self.ctx.name, "order_id": order_id }),
+        )
+        .dedupe_key(format!("orders.import:{}:{order_id}", self.ctx.name))
+        .ordering_key(format!("order:{}:{order_id}", self.ctx.from))
+    }
+
+    async fn cursor(&self, store: &Store) -> Result<Option<String>, JobError> {
+        let cursor = store
+            .cursor(&self.ctx.tenant, &self.ctx.name, &self.ctx.from)
+            .await
+            .map_err(|e| store_failure("reading the orders cursor", e))?;
+        Ok(cursor.map(|c| c.value))
+    }
+
+    /// One page of changed orders: an import job for each, and the cursor moved past them
+    /// in the same transaction.
+    pub(crate) async fn poll(
+        &self,
+        ctx: &kontor_engine::JobContext,
+    ) -> Result<kontor_engine::Effects, JobError> {
+        let cursor = self.cursor(&ctx.store).await?;
+        let changes = self
+            .shop_orders
+            .orders_changed(cursor.as_deref(), self.options.page_size)
+            .await
+            .map_err(|e| {
+                connector_failure(&format!("listing changed orders in `{}`", self.ctx.from), e)
+            })?;
+        let mut effects = kontor_engine::Effects::none()
+            .outcome(format!("{} changed orders", changes.items.len()));
+        for order in &changes.items {
+            effects = effects.enqueue(self.import_job(&order.id));
+        }
+        if let Some(next) = changes.cursor {
+            effects = effects.cursor(Cursor::new(
+                &self.ctx.tenant,
+                &self.ctx.name,
+                &self.ctx.from,
+                next,
+            ));
+        }
+        if changes.more {
+            effects = effects.enqueue(self.start_job());
+        }
+        Ok(effects)
+    }
+}
+
+#[async_trait]
+impl Flow for OrdersFlow {
+    fn context(&self) -> &FlowContext {
+        &self.ctx
+    }
+
+    fn start_job(&self) -> NewJob {
+        NewJob::new(
+            &self.ctx.tenant,
+            self.ctx.step("poll"),
+            json!({ "flow": self.ctx.name }),
+        )
+        .dedupe_key(format!("orders.poll:{}", self.ctx.name))
+        .priority(1)
+    }
+
+    fn steps(self: Arc<Self>) -> Vec<(String, Arc<dyn JobHandler>)> {
+        vec![
+            (self.ctx.step("poll"), Arc::new(PollOrders(self.clone()))),
+            (
+                self.ctx.step("import"),
+                Arc::new(ImportOrderStep(self.clone())),
+            ),
+        ]
+    }
+
+    async fn plan(&self, store: &Store, limit: usize) -> Result<Plan, JobError> {
+        let cursor = self.cursor(store).await?;
+        let changes = self
+            .shop_orders
+            .orders_changed(cursor.as_deref(), limit)
+            .await
+            .map_err(|e| {
+                connector_failure(&format!("listing changed orders in `{}`", self.ctx.from), e)
+            })?;
+        let mut plan = Plan {
+            changes: Vec::new(),
+            more: changes.more,
+        };
+        for summary in changes.items {
+            plan.changes.push(self.plan_one(store, &summary.id).await?);
+        }
+        Ok(plan)
+    }
+
+    async fn rewind(&self, store: &Store, start: SyncStart) -> Result<(), JobError> {
+        crate::rewind_cursor(store, &self.ctx, start, |at| self.shop_orders.cursor_at(at)).await
+    }
+}

@@ -1,0 +1,453 @@
+#![allow(clippy::unwrap_used)] // Tests: a failed unwrap is a failed test.
+//! Flows end to end on the memory shop and ERP, through the real queue and runner.
+
+use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use kontor_connector::Connector;
+use kontor_connectors::memory::{
+    MemoryConnector, MemorySystem, OrderGenerator, SellableItem, WEB_WAREHOUSE, seed_demo,
+};
+use kontor_engine::{
+    JobFilter, JobState, RetryPolicy, Runner, RunnerConfig, Shutdown, Store, StoreOptions,
+    SystemClock,
+};
+use kontor_flows::{
+    BuiltFlow, FlowConfig, Mappings, PlannedAction, build_flows, handler_registry, kinds,
+};
+use rust_decimal::Decimal;
+use serde_json::json;
+
+struct World {
+    store: Store,
+    shop: MemorySystem,
+    erp: MemorySystem,
+    flows: Vec<BuiltFlow>,
+    _dir: tempfile::TempDir,
+}
+
+fn flow(from: &str, to: &str, options: serde_json::Value) -> FlowConfig {
+    FlowConfig {
+        kind: None,
+        from: from.into(),
+        to: to.into(),
+        enabled: true,
+        every: None,
+        cron: None,
+        options: if options.is_null() {
+            serde_json::Value::Null
+        } else {
+            options
+        },
+    }
+}
+
+fn default_flows() -> BTreeMap<String, FlowConfig> {
+    BTreeMap::from([
+        ("catalogue".to_owned(), flow("erp", "shop", json!(null))),
+        ("stock".to_owned(), flow("erp", "shop", json!(null))),
+        ("orders".to_owned(), flow("shop", "erp", json!(null))),
+    ])
+}
+
+fn demo_mappings() -> Mappings {
+    Mappings {
+        warehouses: BTreeMap::from([(WEB_WAREHOUSE.to_owned(), "default".to_owned())]),
+        ..Mappings::default()
+    }
+}
+
+impl World {
+    async fn new() -> World {
+        let dir = tempfile::tempdir().unwrap();
+        let mut options =
+            StoreOptions::new(format!("sqlite://{}", dir.path().join("k.db").display()));
+        options.retry = RetryPolicy {
+            max_attempts: 10,
+            initial_delay: Duration::from_millis(10),
+            max_delay: Duration::from_millis(50),
+        };
+        let store = Store::open_with(options, Arc::new(SystemClock))
+            .await
+            .unwrap();
+        let erp = MemorySystem::new("erp");
+        seed_demo(&erp, 1).unwrap();
+        let mut world = World {
+            store,
+            shop: MemorySystem::new("shop"),
+            erp,
+            flows: vec![],
+            _dir: dir,
+        };
+        world.configure(default_flows(), demo_mappings());
+        world
+    }
+
+    /// (Re)builds the flows, as a configuration change does.
+    fn configure(&mut self, flows: BTreeMap<String, FlowConfig>, mappings: Mappings) {
+        let connections: BTreeMap<String, Arc<dyn Connector>> = BTreeMap::from([
+            (
+                "shop".to_owned(),
+                Arc::new(MemoryConnector {
+                    system: self.shop.clone(),
+                }) as Arc<dyn Connector>,
+            ),
+            (
+                "erp".to_owned(),
+                Arc::new(MemoryConnector {
+                    system: self.erp.clone(),
+                }) as Arc<dyn Connector>,
+            ),
+        ]);
+        self.flows = build_flows("acme", &flows, &connections, Arc::new(mappings)).unwrap();
+    }
+
+    fn flow(&self, name: &str) -> &BuiltFlow {
+        self.flows
+            .iter()
+            .find(|f| f.flow.context().name == name)
+            .unwrap()
+    }
+
+    async fn start(&self, name: &str) {
+        self.store
+            .enqueue(self.flow(name).flow.start_job())
+            .await
+            .unwrap();
+    }
+
+    /// Runs jobs until none is pending or running.
+    async fn settle(&self) {
+        let flows: Vec<_> = self.flows.iter().map(|f| f.flow.clone()).collect();
+        let runner = Runner::new(
+            self.store.clone(),
+            handler_registry(&flows),
+            RunnerConfig {
+                workers: 4,
+                idle_poll: Duration::from_millis(10),
+                ..RunnerConfig::default()
+            },
+        );
+        let shutdown = Shutdown::new();
+        let running = tokio::spawn({
+            let shutdown = shutdown.clone();
+            async move { runner.run(shutdown).await }
+        });
+        for _ in 0..1000 {
+            let open = self.jobs(&[JobState::Pending, JobState::Running]).await;
+            if open.is_empty() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        shutdown.cancel();
+        running.await.unwrap();
+        assert!(
+            self.jobs(&[JobState::Pending, JobState::Running])
+                .await
+                .is_empty(),
+            "jobs did not settle"
+        );
+    }
+
+    async fn jobs(&self, states: &[JobState]) -> Vec<kontor_engine::Job> {
+        self.store
+            .list_jobs(&JobFilter {
+                states: states.to_vec(),
+                limit: 1000,
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+    }
+
+    fn place_orders(&self, n: usize, seed: u64) -> Vec<kontor_model::Order> {
+        let mut generator = OrderGenerator::new(seed, SellableItem::from_system(&self.erp));
+        (0..n)
+            .map(|_| {
+                self.shop
+                    .place_order(generator.next_order(Utc::now()).unwrap())
+                    .unwrap()
+            })
+            .collect()
+    }
+}
+
+#[tokio::test]
+async fn every_order_reaches_the_erp_once_with_its_customer_created_once() {
+    let world = World::new().await;
+    let mut orders = world.place_orders(30, 11);
+    // Two orders from the same shopper.
+    let mut again = orders[0].clone();
+    again.id = String::new();
+    again.number = String::new();
+    orders.push(world.shop.place_order(again).unwrap());
+    world.start("orders").await;
+    world.settle().await;
+
+    assert!(
+        world.jobs(&[JobState::Parked]).await.is_empty(),
+        "{:?}",
+        world.jobs(&[JobState::Parked]).await
+    );
+    for order in &orders {
+        let sales = world.erp.sales_for(&order.number);
+        assert_eq!(
+            sales.len(),
+            1,
+            "order {} must be in the ERP exactly once",
+            order.number
+        );
+        assert_eq!(
+            sales[0].total, order.totals.total,
+            "ERP total of {}",
+            order.number
+        );
+        let link = world
+            .store
+            .link_by_external("acme", kinds::ORDER, "shop", &order.id)
+            .await
+            .unwrap()
+            .unwrap();
+        let erp_link = world
+            .store
+            .link_by_entity("acme", kinds::ORDER, "erp", &link.entity_id)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(erp_link.external_id, sales[0].id);
+    }
+    let emails: Vec<_> = world
+        .erp
+        .customers()
+        .into_iter()
+        .filter_map(|c| c.email)
+        .collect();
+    let unique: HashSet<_> = emails.iter().collect();
+    assert_eq!(
+        emails.len(),
+        unique.len(),
+        "a shopper was created twice in the ERP"
+    );
+
+    // A second run finds nothing new to do.
+    world.start("orders").await;
+    world.settle().await;
+    assert_eq!(world.erp.sales().len(), orders.len());
+}
+
+#[tokio::test]
+async fn a_crash_after_the_erp_created_the_sale_does_not_create_it_twice() {
+    let world = World::new().await;
+    let order = world.place_orders(1, 3).remove(0);
+    world.start("orders").await;
+    world.settle().await;
+    assert_eq!(world.erp.sales_for(&order.number).len(), 1);
+    // As if the process died after the ERP created the sale but before Kontor recorded
+    // it: the links are gone; the ERP document is not.
+    let link = world
+        .store
+        .link_by_external("acme", kinds::ORDER, "shop", &order.id)
+        .await
+        .unwrap()
+        .unwrap();
+    let erp_link = world
+        .store
+        .link_by_entity("acme", kinds::ORDER, "erp", &link.entity_id)
+        .await
+        .unwrap()
+        .unwrap();
+    world
+        .store
+        .unlink("acme", kinds::ORDER, "erp", &erp_link.external_id)
+        .await
+        .unwrap();
+    world
+        .store
+        .unlink("acme", kinds::ORDER, "shop", &order.id)
+        .await
+        .unwrap();
+
+    world
+        .store
+        .enqueue(kontor_engine::NewJob::new(
+            "acme",
+            "orders.import",
+            json!({"flow": "orders", "order_id": order.id}),
+        ))
+        .await
+        .unwrap();
+    world.settle().await;
+    assert_eq!(
+        world.erp.sales_for(&order.number).len(),
+        1,
+        "found by reference, not created again"
+    );
+    assert!(
+        world
+            .store
+            .link_by_external("acme", kinds::ORDER, "shop", &order.id)
+            .await
+            .unwrap()
+            .is_some()
+    );
+}
+
+#[tokio::test]
+async fn an_unknown_sku_parks_the_order_by_name_and_a_mapping_fixes_it() {
+    let mut world = World::new().await;
+    let mut order = world.place_orders(1, 5).remove(0);
+    order.lines[0].sku = "OLD-TSHIRT-M".into();
+    world.shop.update_order(order.clone()).unwrap();
+    world.start("orders").await;
+    world.settle().await;
+
+    let parked = world.jobs(&[JobState::Parked]).await;
+    assert_eq!(parked.len(), 1);
+    let error = parked[0].last_error().unwrap();
+    assert_eq!(error.code, "unknown_sku");
+    assert!(error.message.contains("OLD-TSHIRT-M"), "{}", error.message);
+    assert!(world.erp.sales().is_empty(), "nothing half-created");
+
+    let mut mappings = demo_mappings();
+    mappings
+        .sku
+        .insert("OLD-TSHIRT-M".into(), "TSH-M-BLK".into());
+    world.configure(default_flows(), mappings);
+    world
+        .store
+        .retry_job(parked[0].id, Some("acme"))
+        .await
+        .unwrap();
+    world.settle().await;
+    let sales = world.erp.sales_for(&order.number);
+    assert_eq!(sales.len(), 1);
+    assert_eq!(sales[0].lines[0].sku, "TSH-M-BLK");
+}
+
+#[tokio::test]
+async fn catalogue_and_stock_reach_the_shop_and_unchanged_records_are_not_sent_again() {
+    let world = World::new().await;
+    world.start("catalogue").await;
+    world.settle().await;
+    world.start("stock").await;
+    world.settle().await;
+    assert!(
+        world.jobs(&[JobState::Parked]).await.is_empty(),
+        "{:?}",
+        world.jobs(&[JobState::Parked]).await
+    );
+
+    assert_eq!(world.shop.variant_count(), world.erp.variant_count());
+    for level in world
+        .erp
+        .stock()
+        .iter()
+        .filter(|l| l.warehouse == WEB_WAREHOUSE)
+    {
+        let shop = world.shop.stock_of(&level.sku, "default").unwrap();
+        assert_eq!(
+            shop.on_hand,
+            (level.on_hand - level.reserved).max(Decimal::ZERO),
+            "{}",
+            level.sku
+        );
+    }
+    // Showroom stock is not mapped to a shop location: not sold online.
+    assert!(world.shop.stock().iter().all(|l| l.warehouse == "default"));
+
+    // Nothing changed: another full pass sends nothing.
+    world.shop.reset_api_calls();
+    for name in ["catalogue", "stock"] {
+        world
+            .flow(name)
+            .flow
+            .rewind(&world.store, kontor_flows::SyncStart::Beginning)
+            .await
+            .unwrap();
+        world.start(name).await;
+        world.settle().await;
+    }
+    let calls = world.shop.api_calls();
+    assert_eq!(calls.get("products.batch"), None, "{calls:?}");
+    assert_eq!(calls.get("stock.batch"), None, "{calls:?}");
+
+    // One change: one product goes out.
+    let mut mug = world.erp.product_by_sku("MUG-330").unwrap();
+    mug.description = kontor_model::LocalizedText::new("pl", "Nowy opis");
+    world.erp.put_product(mug).unwrap();
+    world.start("catalogue").await;
+    world.settle().await;
+    assert_eq!(world.shop.api_calls().get("products.batch"), Some(&1));
+    assert_eq!(
+        world
+            .shop
+            .product_by_sku("MUG-330")
+            .unwrap()
+            .description
+            .get("pl"),
+        Some("Nowy opis")
+    );
+}
+
+#[tokio::test]
+async fn an_erp_outage_parks_nothing_and_loses_nothing() {
+    let world = World::new().await;
+    let orders = world.place_orders(10, 9);
+    world.erp.set_down(true);
+    world.start("orders").await;
+    // Let the imports fail a couple of times, then bring the ERP back.
+    tokio::time::sleep(Duration::from_millis(40)).await;
+    let failing = world.jobs(&[JobState::Pending]).await;
+    assert!(!failing.is_empty());
+    world.erp.set_down(false);
+    world.settle().await;
+    assert!(world.jobs(&[JobState::Parked]).await.is_empty());
+    for order in &orders {
+        assert_eq!(world.erp.sales_for(&order.number).len(), 1);
+    }
+}
+
+#[tokio::test]
+async fn a_dry_run_says_what_would_change_and_changes_nothing() {
+    let world = World::new().await;
+    world.place_orders(3, 2);
+    let plan = world
+        .flow("orders")
+        .flow
+        .plan(&world.store, 100)
+        .await
+        .unwrap();
+    assert_eq!(plan.changes.len(), 3);
+    assert!(
+        plan.changes
+            .iter()
+            .all(|c| c.action == PlannedAction::Create),
+        "{plan:?}"
+    );
+    let catalogue = world
+        .flow("catalogue")
+        .flow
+        .plan(&world.store, 100)
+        .await
+        .unwrap();
+    assert!(
+        catalogue
+            .changes
+            .iter()
+            .all(|c| c.action == PlannedAction::Create)
+    );
+    assert!(world.erp.sales().is_empty());
+    assert!(world.erp.customers().is_empty());
+    assert!(world.shop.products().is_empty());
+    assert!(
+        world
+            .store
+            .cursor("acme", "orders", "shop")
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
