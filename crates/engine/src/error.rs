@@ -29,30 +29,31 @@ pub enum StoreError {
     },
     /// The external record is already bound to another entity.
     #[error(
-        "{kind} `{external_id}` in `{system}` is already linked to entity `{existing_entity}`, not `{entity_id}`"
+        "{} `{}` in `{}` is already linked to entity `{}`, not `{}`",
+        .0.kind, .0.external_id, .0.system, .0.existing, .0.entity_id
     )]
-    ExternalAlreadyLinked {
-        kind: String,
-        system: String,
-        external_id: String,
-        entity_id: String,
-        existing_entity: String,
-    },
+    ExternalAlreadyLinked(Box<LinkClash>),
     /// The entity is already bound to another record in that system (a duplicate there).
     #[error(
-        "{kind} entity `{entity_id}` is already linked to `{existing_external}` in `{system}`, not `{external_id}`"
+        "{} entity `{}` is already linked to `{}` in `{}`, not `{}`",
+        .0.kind, .0.entity_id, .0.existing, .0.system, .0.external_id
     )]
-    EntityAlreadyLinked {
-        kind: String,
-        system: String,
-        entity_id: String,
-        external_id: String,
-        existing_external: String,
-    },
+    EntityAlreadyLinked(Box<LinkClash>),
     #[error(
         "configuration of tenant `{tenant}` changed concurrently (expected revision {expected})"
     )]
     RevisionConflict { tenant: String, expected: i64 },
+}
+
+/// Two links that cannot both hold.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LinkClash {
+    pub kind: String,
+    pub system: String,
+    pub external_id: String,
+    pub entity_id: String,
+    /// What the other side is already linked to.
+    pub existing: String,
 }
 
 impl StoreError {

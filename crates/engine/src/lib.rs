@@ -27,7 +27,7 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use cursors::Cursor;
 pub use effects::Effects;
 pub use entities::{EntityRecord, MatchKey};
-pub use error::StoreError;
+pub use error::{LinkClash, StoreError};
 pub use hash::content_hash;
 pub use job_error::{ErrorClass, JobError};
 pub use links::Link;

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
-use crate::error::StoreError;
+use crate::error::{LinkClash, StoreError};
 use crate::store::Store;
 use crate::time::{from_micros, to_micros};
 
@@ -84,13 +84,13 @@ pub(crate) async fn upsert_in(
     .fetch_optional(&mut *conn)
     .await?;
     if let Some(other) = other_record {
-        return Err(StoreError::EntityAlreadyLinked {
+        return Err(StoreError::EntityAlreadyLinked(Box::new(LinkClash {
             kind: link.kind.clone(),
             system: link.system.clone(),
-            entity_id: link.entity_id.clone(),
             external_id: link.external_id.clone(),
-            existing_external: other,
-        });
+            entity_id: link.entity_id.clone(),
+            existing: other,
+        })));
     }
     let now = to_micros(now);
     let bound: Option<String> = sqlx::query_scalar(
@@ -120,13 +120,13 @@ pub(crate) async fn upsert_in(
         .bind(&link.external_id)
         .fetch_optional(&mut *conn)
         .await?;
-        return Err(StoreError::ExternalAlreadyLinked {
+        return Err(StoreError::ExternalAlreadyLinked(Box::new(LinkClash {
             kind: link.kind.clone(),
             system: link.system.clone(),
             external_id: link.external_id.clone(),
             entity_id: link.entity_id.clone(),
-            existing_entity: existing.unwrap_or_default(),
-        });
+            existing: existing.unwrap_or_default(),
+        })));
     }
     Ok(())
 }

@@ -258,7 +258,7 @@ async fn run_job(
                         tracing::warn!(message = "Lease lost before completion; another worker has the job.");
                         "lease_lost"
                     }
-                    Err(error @ (StoreError::ExternalAlreadyLinked { .. } | StoreError::EntityAlreadyLinked { .. })) => {
+                    Err(error @ (StoreError::ExternalAlreadyLinked(_) | StoreError::EntityAlreadyLinked(_))) => {
                         let error = JobError::needs_human("link_conflict", error.to_string());
                         record_failure(&store, &lease, &error).await
                     }

@@ -354,10 +354,7 @@ async fn a_link_conflict_rolls_back_the_whole_completion(t: TestStore) {
         .cursor(Cursor::new("acme", "orders", "shop", "should-not-stick"))
         .link(Link::new("acme", "order", "erp", "SO-1", "ord-2"));
     let err = s.complete(&lease, effects).await.unwrap_err();
-    assert!(
-        matches!(err, StoreError::ExternalAlreadyLinked { .. }),
-        "{err}"
-    );
+    assert!(matches!(err, StoreError::ExternalAlreadyLinked(_)), "{err}");
     assert!(
         s.cursor("acme", "orders", "shop").await.unwrap().is_none(),
         "nothing committed"
@@ -391,10 +388,7 @@ async fn links_are_unique_both_ways(t: TestStore) {
         .upsert_link(&Link::new("acme", "variant", "shop", "gid://2", "sku-1"))
         .await
         .unwrap_err();
-    assert!(
-        matches!(err, StoreError::EntityAlreadyLinked { .. }),
-        "{err}"
-    );
+    assert!(matches!(err, StoreError::EntityAlreadyLinked(_)), "{err}");
     // The same entity in another system is the point of links.
     s.upsert_link(&Link::new("acme", "variant", "erp", "42", "sku-1"))
         .await

@@ -1,0 +1,310 @@
+//! The application: the store, every tenant's connections and flows, and the runner,
+//! scheduler and HTTP server that bring them to life.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use kontor_connector::Connector;
+use kontor_connectors::{BuildContext, MemoryRegistry};
+use kontor_engine::{
+    HandlerRegistry, Runner, ScheduledFlow, Scheduler, Shutdown, Store, StoreError, SystemClock,
+};
+use kontor_flows::{BuiltFlow, ConfigProblem, Flow, build_flows, handler_registry};
+use tokio::net::TcpListener;
+
+use crate::config::{ConfigError, ConfigFile, TenantConfig};
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("tenant `{tenant}` cannot start:\n{}", problems.iter().map(|p| format!("  tenants.{tenant}.{p}")).collect::<Vec<_>>().join("\n"))]
+    Tenant {
+        tenant: String,
+        problems: Vec<ConfigProblem>,
+    },
+    #[error("no tenant has a flow named `{flow}`{}", if known.is_empty() { String::new() } else { format!(" (flows: {})", known.join(", ")) })]
+    UnknownFlow { flow: String, known: Vec<String> },
+    #[error("several tenants have a flow named `{flow}` ({}); say which with --tenant", tenants.join(", "))]
+    AmbiguousFlow { flow: String, tenants: Vec<String> },
+    #[error("cannot serve HTTP on {addr}: {source}")]
+    Listen {
+        addr: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    Job(kontor_engine::JobError),
+}
+
+impl AppError {
+    /// Configuration errors exit with 2; everything else with 1.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            AppError::Config(_)
+            | AppError::Tenant { .. }
+            | AppError::UnknownFlow { .. }
+            | AppError::AmbiguousFlow { .. } => 2,
+            _ => 1,
+        }
+    }
+}
+
+/// One tenant, built and ready to run.
+pub struct LiveTenant {
+    pub config: TenantConfig,
+    pub revision: i64,
+    pub connections: BTreeMap<String, Arc<dyn Connector>>,
+    pub flows: Vec<BuiltFlow>,
+}
+
+pub struct App {
+    pub config: ConfigFile,
+    pub store: Store,
+    pub tenants: BTreeMap<String, LiveTenant>,
+    /// Tenants whose stored configuration could not be built, and why.
+    pub broken: BTreeMap<String, String>,
+    pub memory: MemoryRegistry,
+}
+
+/// What `config apply` did to one tenant.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct AppliedTenant {
+    pub tenant: String,
+    /// `created`, `updated`, `unchanged` or `removed`.
+    pub change: &'static str,
+    pub revision: i64,
+}
+
+/// Writes the file's tenants into the store (the store is the source of truth at run
+/// time). With `prune`, tenants the file no longer has are removed.
+pub async fn apply_config(
+    store: &Store,
+    config: &ConfigFile,
+    prune: bool,
+) -> Result<Vec<AppliedTenant>, AppError> {
+    let existing: BTreeMap<String, i64> = store
+        .tenant_configs()
+        .await?
+        .into_iter()
+        .map(|t| (t.tenant, t.revision))
+        .collect();
+    let mut applied = Vec::new();
+    for (id, tenant) in &config.tenants {
+        let revision = store
+            .put_tenant_config(id, &tenant.to_document(), None)
+            .await?;
+        let change = match existing.get(id) {
+            None => "created",
+            Some(before) if *before == revision => "unchanged",
+            Some(_) => "updated",
+        };
+        applied.push(AppliedTenant {
+            tenant: id.clone(),
+            change,
+            revision,
+        });
+    }
+    if prune {
+        for (id, revision) in existing {
+            if !config.tenants.contains_key(&id) && store.delete_tenant_config(&id).await? {
+                applied.push(AppliedTenant {
+                    tenant: id,
+                    change: "removed",
+                    revision,
+                });
+            }
+        }
+    }
+    Ok(applied)
+}
+
+impl App {
+    /// Opens the store and builds every tenant it configures. On a store with no
+    /// configuration yet, the file's tenants are applied first.
+    pub async fn open(config: ConfigFile, memory: MemoryRegistry) -> Result<App, AppError> {
+        let store = Store::open_with(config.store_options(), Arc::new(SystemClock)).await?;
+        let mut stored = store.tenant_configs().await?;
+        if stored.is_empty() && !config.tenants.is_empty() {
+            tracing::info!(
+                message = "The store has no configuration yet; applying the file's.",
+                tenants = config.tenants.len()
+            );
+            apply_config(&store, &config, false).await?;
+            stored = store.tenant_configs().await?;
+        }
+        let mut app = App {
+            config,
+            store,
+            tenants: BTreeMap::new(),
+            broken: BTreeMap::new(),
+            memory,
+        };
+        for record in stored {
+            match app.build_tenant(&record.tenant, record.document, record.revision) {
+                Ok(live) => {
+                    app.tenants.insert(record.tenant, live);
+                }
+                Err(error) => {
+                    tracing::error!(message = "Tenant not started: its configuration has problems.", tenant = %record.tenant, %error);
+                    app.broken.insert(record.tenant, error.to_string());
+                }
+            }
+        }
+        Ok(app)
+    }
+
+    fn build_tenant(
+        &self,
+        id: &str,
+        document: serde_json::Value,
+        revision: i64,
+    ) -> Result<LiveTenant, AppError> {
+        let config = TenantConfig::from_document(id, document)?;
+        let problems = config.problems(id);
+        if !problems.is_empty() {
+            return Err(AppError::Tenant {
+                tenant: id.to_owned(),
+                problems: strip_prefix(id, problems),
+            });
+        }
+        let mut connections = BTreeMap::new();
+        for (name, connection) in &config.connections {
+            let ctx = BuildContext {
+                tenant: id,
+                connection: name,
+                data_dir: &self.config.data_dir,
+                memory: &self.memory,
+            };
+            let built = connection.build(&ctx).map_err(|e| AppError::Tenant {
+                tenant: id.to_owned(),
+                problems: vec![ConfigProblem::new(format!("connections.{name}"), e.message)],
+            })?;
+            connections.insert(name.clone(), built);
+        }
+        let flows = build_flows(
+            id,
+            &config.flows,
+            &connections,
+            Arc::new(config.mappings.clone()),
+        )
+        .map_err(|problems| AppError::Tenant {
+            tenant: id.to_owned(),
+            problems,
+        })?;
+        Ok(LiveTenant {
+            config,
+            revision,
+            connections,
+            flows,
+        })
+    }
+
+    pub fn flows(&self) -> Vec<Arc<dyn Flow>> {
+        self.tenants
+            .values()
+            .flat_map(|t| t.flows.iter().map(|f| f.flow.clone()))
+            .collect()
+    }
+
+    pub fn handlers(&self) -> HandlerRegistry {
+        handler_registry(&self.flows())
+    }
+
+    pub fn scheduled(&self) -> Vec<ScheduledFlow> {
+        self.tenants
+            .values()
+            .flat_map(|t| t.flows.iter().filter_map(BuiltFlow::scheduled))
+            .collect()
+    }
+
+    /// A flow by name, in `tenant` or in the only tenant that has one by that name.
+    pub fn flow(&self, tenant: Option<&str>, name: &str) -> Result<Arc<dyn Flow>, AppError> {
+        let matches: Vec<Arc<dyn Flow>> = self
+            .flows()
+            .into_iter()
+            .filter(|f| f.context().name == name && tenant.is_none_or(|t| f.context().tenant == t))
+            .collect();
+        match matches.len() {
+            1 => Ok(matches[0].clone()),
+            0 => Err(AppError::UnknownFlow {
+                flow: name.to_owned(),
+                known: self
+                    .flows()
+                    .iter()
+                    .map(|f| format!("{}/{}", f.context().tenant, f.context().name))
+                    .collect(),
+            }),
+            _ => Err(AppError::AmbiguousFlow {
+                flow: name.to_owned(),
+                tenants: matches.iter().map(|f| f.context().tenant.clone()).collect(),
+            }),
+        }
+    }
+
+    /// Binds the HTTP listener (port 0 picks a free one, as tests do).
+    pub async fn listen(&self) -> Result<TcpListener, AppError> {
+        let addr = self.config.server.listen;
+        TcpListener::bind(addr)
+            .await
+            .map_err(|source| AppError::Listen {
+                addr: addr.to_string(),
+                source,
+            })
+    }
+
+    /// Runs workers, scheduler and (given a listener) the HTTP server until `shutdown`.
+    pub async fn run(
+        self: &Arc<Self>,
+        shutdown: Shutdown,
+        listener: Option<TcpListener>,
+    ) -> Result<(), AppError> {
+        let metrics = crate::telemetry::metrics_handle();
+        let runner = Runner::new(
+            self.store.clone(),
+            self.handlers(),
+            self.config.runner_config(),
+        );
+        let scheduler = Scheduler::new(self.store.clone(), self.scheduled());
+        let server = async {
+            if let Some(listener) = listener {
+                let router = crate::server::router(crate::server::ServerState::new(
+                    self.clone(),
+                    metrics.clone(),
+                ));
+                let serving = axum::serve(listener, router)
+                    .with_graceful_shutdown(shutdown.clone().cancelled_owned());
+                if let Err(error) = serving.await {
+                    tracing::error!(message = "HTTP server stopped.", %error);
+                }
+            }
+        };
+        let gauges = crate::telemetry::report_queue(self.store.clone(), shutdown.clone());
+        tracing::info!(
+            message = "Kontor is running.",
+            tenants = self.tenants.len(),
+            flows = self.flows().len(),
+            store = %self.store.backend(),
+            workers = self.config.runner.workers,
+        );
+        tokio::join!(
+            runner.run(shutdown.clone()),
+            scheduler.run(shutdown.clone()),
+            server,
+            gauges
+        );
+        tracing::info!(message = "Kontor stopped.");
+        Ok(())
+    }
+}
+
+/// Flow problems come back keyed from the tenant (`flows.x.to`); keep them that way.
+fn strip_prefix(tenant: &str, problems: Vec<ConfigProblem>) -> Vec<ConfigProblem> {
+    let prefix = format!("tenants.{tenant}.");
+    problems
+        .into_iter()
+        .map(|p| ConfigProblem::new(p.key.strip_prefix(&prefix).unwrap_or(&p.key), p.message))
+        .collect()
+}

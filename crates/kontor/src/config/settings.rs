@@ -1,0 +1,200 @@
+//! Bootstrap settings: what Kontor needs before it can read anything from its store.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use kontor_flows::ConfigProblem;
+use serde::{Deserialize, Serialize};
+
+pub(super) fn current_dir() -> PathBuf {
+    PathBuf::from(".")
+}
+
+/// ```toml
+/// [store]
+/// url = "sqlite://kontor.db"      # or "postgres://kontor@db.internal/kontor"
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StoreSettings {
+    /// `sqlite://<file>` (the embedded default) or `postgres://user@host:port/db`.
+    /// The password, if any, is best given through `KONTOR_STORE_URL` instead.
+    pub url: String,
+    pub max_connections: u32,
+    /// PostgreSQL only: the schema for Kontor's tables.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub schema: Option<String>,
+}
+
+impl Default for StoreSettings {
+    fn default() -> Self {
+        StoreSettings {
+            url: "sqlite://kontor.db".to_owned(),
+            max_connections: 10,
+            schema: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerSettings {
+    pub enabled: bool,
+    /// Address for health, metrics and the API.
+    pub listen: SocketAddr,
+}
+
+impl Default for ServerSettings {
+    fn default() -> Self {
+        ServerSettings {
+            enabled: true,
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RetrySettings {
+    pub max_attempts: u32,
+    #[serde(with = "humantime_serde")]
+    pub initial_delay: Duration,
+    #[serde(with = "humantime_serde")]
+    pub max_delay: Duration,
+}
+
+impl Default for RetrySettings {
+    fn default() -> Self {
+        let policy = kontor_engine::RetryPolicy::default();
+        RetrySettings {
+            max_attempts: policy.max_attempts,
+            initial_delay: policy.initial_delay,
+            max_delay: policy.max_delay,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RunnerSettings {
+    /// Jobs run at once.
+    pub workers: usize,
+    /// A job's lease; a worker that stops renewing it for this long loses the job.
+    #[serde(with = "humantime_serde")]
+    pub lease: Duration,
+    /// How often an idle runner looks for due jobs.
+    #[serde(with = "humantime_serde")]
+    pub idle_poll: Duration,
+    /// On shutdown, how long running jobs may take to finish.
+    #[serde(with = "humantime_serde")]
+    pub shutdown_grace: Duration,
+    pub retry: RetrySettings,
+}
+
+impl Default for RunnerSettings {
+    fn default() -> Self {
+        let runner = kontor_engine::RunnerConfig::default();
+        RunnerSettings {
+            workers: runner.workers,
+            lease: runner.lease,
+            idle_poll: runner.idle_poll,
+            shutdown_grace: runner.shutdown_grace,
+            retry: RetrySettings::default(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Readable lines.
+    #[default]
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogSettings {
+    pub format: LogFormat,
+    /// A tracing filter: `info`, or `kontor=debug,sqlx=warn`.
+    pub level: String,
+}
+
+impl Default for LogSettings {
+    fn default() -> Self {
+        LogSettings {
+            format: LogFormat::Text,
+            level: "info".to_owned(),
+        }
+    }
+}
+
+impl super::ConfigFile {
+    pub(super) fn settings_problems(&self) -> Vec<ConfigProblem> {
+        let mut problems = Vec::new();
+        if let Err(e) = kontor_engine::Backend::from_url(&self.store_url()) {
+            problems.push(ConfigProblem::new("store.url", e.to_string()));
+        }
+        if self.store.max_connections == 0 {
+            problems.push(ConfigProblem::new(
+                "store.max_connections",
+                "must be at least 1",
+            ));
+        }
+        if self.runner.workers == 0 {
+            problems.push(ConfigProblem::new("runner.workers", "must be at least 1"));
+        }
+        if self.runner.lease < Duration::from_secs(1) {
+            problems.push(ConfigProblem::new("runner.lease", "must be at least 1s"));
+        }
+        if self.runner.retry.max_attempts == 0 {
+            problems.push(ConfigProblem::new(
+                "runner.retry.max_attempts",
+                "must be at least 1",
+            ));
+        }
+        if self.runner.retry.initial_delay > self.runner.retry.max_delay {
+            problems.push(ConfigProblem::new(
+                "runner.retry.initial_delay",
+                "must not exceed max_delay",
+            ));
+        }
+        if tracing_subscriber::EnvFilter::try_new(&self.log.level).is_err() {
+            problems.push(ConfigProblem::new(
+                "log.level",
+                format!("`{}` is not a log filter", self.log.level),
+            ));
+        }
+        problems
+    }
+
+    /// The store URL, `KONTOR_STORE_URL` winning over the file (to keep passwords out of it).
+    pub fn store_url(&self) -> String {
+        std::env::var("KONTOR_STORE_URL").unwrap_or_else(|_| self.store.url.clone())
+    }
+
+    pub fn store_options(&self) -> kontor_engine::StoreOptions {
+        let mut options = kontor_engine::StoreOptions::new(self.store_url());
+        options.max_connections = self.store.max_connections;
+        options.schema.clone_from(&self.store.schema);
+        options.retry = kontor_engine::RetryPolicy {
+            max_attempts: self.runner.retry.max_attempts,
+            initial_delay: self.runner.retry.initial_delay,
+            max_delay: self.runner.retry.max_delay,
+        };
+        options
+    }
+
+    pub fn runner_config(&self) -> kontor_engine::RunnerConfig {
+        kontor_engine::RunnerConfig {
+            workers: self.runner.workers,
+            lease: self.runner.lease,
+            idle_poll: self.runner.idle_poll,
+            shutdown_grace: self.runner.shutdown_grace,
+            worker_id: kontor_engine::runner::default_worker_id(),
+        }
+    }
+}

@@ -1,0 +1,67 @@
+//! Kontor's HTTP server: health, readiness, Prometheus metrics, and the API.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Json, Response};
+use axum::routing::get;
+use metrics_exporter_prometheus::PrometheusHandle;
+use serde_json::json;
+
+use crate::app::App;
+
+/// What handlers need: the running app, and the metrics recorder.
+#[derive(Clone)]
+pub struct ServerState {
+    app: Arc<App>,
+    metrics: PrometheusHandle,
+}
+
+impl ServerState {
+    pub fn new(app: Arc<App>, metrics: PrometheusHandle) -> Self {
+        ServerState { app, metrics }
+    }
+}
+
+pub fn router(state: ServerState) -> Router {
+    Router::new()
+        .route("/health", get(health))
+        .route("/ready", get(ready))
+        .route("/metrics", get(metrics))
+        .route("/api/v1/status", get(status))
+        .with_state(state)
+        .layer(tower_http::trace::TraceLayer::new_for_http())
+}
+
+async fn health() -> Json<serde_json::Value> {
+    Json(json!({ "status": "ok" }))
+}
+
+/// Ready when the store answers.
+async fn ready(State(state): State<ServerState>) -> Response {
+    match state.app.store.ping().await {
+        Ok(()) => Json(json!({ "status": "ready" })).into_response(),
+        Err(error) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({ "status": "unavailable", "error": { "code": "store_unavailable", "message": error.to_string() } })),
+        )
+            .into_response(),
+    }
+}
+
+async fn metrics(State(state): State<ServerState>) -> String {
+    state.metrics.render()
+}
+
+async fn status(State(state): State<ServerState>) -> Response {
+    match state.app.status().await {
+        Ok(status) => Json(status).into_response(),
+        Err(error) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({ "error": { "code": "store_unavailable", "message": error.to_string() } })),
+        )
+            .into_response(),
+    }
+}
