@@ -1,48 +1,76 @@
-//! Named locks with an expiry, held across processes through the store.
+//! Named locks, held across processes through the store.
+//!
+//! A lock taken by a running job is tied to the job's lease: it is free again as soon as
+//! the job finishes (the guard lets go) or its lease lapses (its process died). A lock
+//! taken outside a job expires after its time-to-live.
 
 use std::time::Duration;
 
 use crate::error::StoreError;
+use crate::runner::JobContext;
 use crate::store::Store;
 use crate::time::to_micros;
 
-/// A held lock; give it back with [`Store::unlock`]. If the holder dies it expires.
+/// A held lock; give it back with [`Store::unlock`].
 #[derive(Debug, Clone)]
 pub struct LockGuard {
     pub name: String,
     holder: String,
 }
 
+/// Whose lock it is.
+struct Holder<'a> {
+    job: Option<(i64, &'a str)>,
+    ttl: Duration,
+}
+
 impl Store {
-    /// Takes the lock `name` for up to `ttl`, waiting up to `wait` for its holder to let
-    /// go. `None` if it could not be had in time.
+    /// Takes the lock `name` for up to `ttl`, waiting up to `wait` for it. `None` if it
+    /// could not be had in time.
     pub async fn lock(
         &self,
         name: &str,
         ttl: Duration,
         wait: Duration,
     ) -> Result<Option<LockGuard>, StoreError> {
-        let holder = uuid::Uuid::now_v7().to_string();
+        self.take_lock(name, Holder { job: None, ttl }, wait).await
+    }
+
+    async fn take_lock(
+        &self,
+        name: &str,
+        holder: Holder<'_>,
+        wait: Duration,
+    ) -> Result<Option<LockGuard>, StoreError> {
+        let me = uuid::Uuid::now_v7().to_string();
         let deadline = tokio::time::Instant::now() + wait;
         let mut pause = Duration::from_millis(5);
         loop {
             let now = self.now();
-            let expires = now + chrono::Duration::from_std(ttl).unwrap_or(chrono::Duration::MAX);
+            let expires =
+                now + chrono::Duration::from_std(holder.ttl).unwrap_or(chrono::Duration::MAX);
             let got: Option<String> = sqlx::query_scalar(
-                "INSERT INTO locks (name, holder, expires_at) VALUES ($1, $2, $3) \
-                 ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at \
-                 WHERE locks.expires_at <= $4 RETURNING holder",
+                "INSERT INTO locks (name, holder, job_id, lease_token, expires_at) VALUES ($1, $2, $3, $4, $5) \
+                 ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, job_id = excluded.job_id, \
+                 lease_token = excluded.lease_token, expires_at = excluded.expires_at \
+                 WHERE locks.expires_at <= $6 \
+                    OR (locks.job_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM jobs j \
+                        WHERE j.id = locks.job_id AND j.lease_token = locks.lease_token \
+                        AND j.state = 'running' AND j.lease_expires_at > $6)) \
+                 RETURNING holder",
             )
             .bind(name)
-            .bind(&holder)
+            .bind(&me)
+            .bind(holder.job.map(|(id, _)| id))
+            .bind(holder.job.map(|(_, token)| token.to_owned()))
             .bind(to_micros(expires))
             .bind(to_micros(now))
             .fetch_optional(&self.pool)
             .await?;
-            if got.as_deref() == Some(holder.as_str()) {
+            if got.as_deref() == Some(me.as_str()) {
                 return Ok(Some(LockGuard {
                     name: name.to_owned(),
-                    holder,
+                    holder: me,
                 }));
             }
             if tokio::time::Instant::now() + pause > deadline {
@@ -53,7 +81,7 @@ impl Store {
         }
     }
 
-    /// Lets go of a lock (a lock taken over after expiring is left alone).
+    /// Lets go of a lock (one taken over after it lapsed is left alone).
     pub async fn unlock(&self, guard: LockGuard) -> Result<(), StoreError> {
         sqlx::query("DELETE FROM locks WHERE name = $1 AND holder = $2")
             .bind(&guard.name)
@@ -61,5 +89,18 @@ impl Store {
             .execute(&self.pool)
             .await?;
         Ok(())
+    }
+}
+
+impl JobContext {
+    /// Takes the lock `name` for as long as this job holds its lease, waiting up to
+    /// `wait`. `None` if another job holds it still.
+    pub async fn lock(&self, name: &str, wait: Duration) -> Result<Option<LockGuard>, StoreError> {
+        // The time-to-live only matters if the lease check cannot run; a day is "never".
+        let holder = Holder {
+            job: Some((self.job.id, &self.lease_token)),
+            ttl: Duration::from_secs(86_400),
+        };
+        self.store.take_lock(name, holder, wait).await
     }
 }

@@ -28,6 +28,19 @@ pub type Shutdown = CancellationToken;
 pub struct JobContext {
     pub job: Job,
     pub store: Store,
+    /// Ties locks the job takes to its lease.
+    pub(crate) lease_token: String,
+}
+
+impl JobContext {
+    /// The context for running a leased job.
+    pub fn new(lease: &Lease, store: Store) -> Self {
+        JobContext {
+            job: lease.job.clone(),
+            store,
+            lease_token: lease.token.clone(),
+        }
+    }
 }
 
 #[async_trait]
@@ -223,7 +236,7 @@ async fn run_job(
             Some(handler) => {
                 let lease_lost = CancellationToken::new();
                 let heartbeat = tokio::spawn(keep_lease(store.clone(), lease.clone(), lease_for, lease_lost.clone()));
-                let ctx = JobContext { job: job.clone(), store: store.clone() };
+                let ctx = JobContext::new(&lease, store.clone());
                 let outcome = tokio::select! {
                     r = AssertUnwindSafe(handler.run(&ctx)).catch_unwind() => Some(r),
                     _ = lease_lost.cancelled() => None,
@@ -259,7 +272,9 @@ async fn run_job(
                         "lease_lost"
                     }
                     Err(error @ (StoreError::ExternalAlreadyLinked(_) | StoreError::EntityAlreadyLinked(_))) => {
-                        let error = JobError::needs_human("link_conflict", error.to_string());
+                        // Often two jobs racing to bind the same new record: a retry reads the
+                        // link the other one committed. One that persists parks.
+                        let error = JobError::transient("link_conflict", error.to_string());
                         record_failure(&store, &lease, &error).await
                     }
                     Err(error) => {

@@ -641,7 +641,36 @@ async fn named_locks_exclude_others_until_released_or_expired(t: TestStore) {
     );
 }
 
+async fn a_lock_held_by_a_job_is_free_once_its_lease_lapses(t: TestStore) {
+    let wait = Duration::from_millis(50);
+    t.store.enqueue(job("import")).await.unwrap();
+    let mut lease = t.store.claim("w", 1, LEASE).await.unwrap().remove(0);
+    let ctx = kontor_engine::JobContext::new(&lease, t.store.clone());
+    assert!(ctx.lock("customer:x", wait).await.unwrap().is_some());
+    // While the job renews its lease, nobody else gets the lock.
+    t.clock.advance(Duration::from_secs(20));
+    t.store.heartbeat(&mut lease, LEASE).await.unwrap();
+    t.clock.advance(Duration::from_secs(20));
+    assert!(
+        t.store
+            .lock("customer:x", LEASE, wait)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    // Its process dies: once the lease lapses the lock is free, long before any TTL.
+    t.clock.advance(LEASE + Duration::from_secs(1));
+    assert!(
+        t.store
+            .lock("customer:x", LEASE, wait)
+            .await
+            .unwrap()
+            .is_some()
+    );
+}
+
 on_both_backends!(
+    a_lock_held_by_a_job_is_free_once_its_lease_lapses,
     named_locks_exclude_others_until_released_or_expired,
     enqueue_dedupes_only_while_waiting,
     claims_follow_priority_then_due_time,

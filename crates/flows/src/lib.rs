@@ -39,6 +39,17 @@ pub(crate) fn new_entity_id() -> String {
     uuid::Uuid::now_v7().to_string()
 }
 
+/// The entity id for a record first known by its id in one system: the same for every
+/// job that derives it, so concurrent jobs meeting the same new record agree on it.
+pub(crate) fn entity_id_for(tenant: &str, kind: &str, system: &str, external_id: &str) -> String {
+    const NAMESPACE: uuid::Uuid = uuid::Uuid::from_u128(0x6b6f_6e74_6f72_4000_8000_656e_7469_7479);
+    uuid::Uuid::new_v5(
+        &NAMESPACE,
+        format!("{tenant}/{kind}/{system}/{external_id}").as_bytes(),
+    )
+    .to_string()
+}
+
 /// What a kind of flow needs of its source (`from`) and target (`to`) connections.
 pub fn needs(kind: FlowKind) -> (&'static [Capability], &'static [Capability]) {
     match kind {

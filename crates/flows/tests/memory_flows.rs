@@ -451,3 +451,28 @@ async fn a_dry_run_says_what_would_change_and_changes_nothing() {
             .is_none()
     );
 }
+
+#[tokio::test]
+async fn ten_orders_from_one_new_customer_at_once_create_them_once() {
+    let world = World::new().await;
+    let first = world.place_orders(1, 21).remove(0);
+    for _ in 0..9 {
+        let mut again = first.clone();
+        again.id = String::new();
+        again.number = String::new();
+        world.shop.place_order(again).unwrap();
+    }
+    world.start("orders").await;
+    world.settle().await;
+    assert!(
+        world.jobs(&[JobState::Parked]).await.is_empty(),
+        "{:?}",
+        world.jobs(&[JobState::Parked]).await
+    );
+    assert_eq!(world.erp.sales().len(), 10);
+    assert_eq!(
+        world.erp.customers().len(),
+        1,
+        "one shopper, one ERP customer"
+    );
+}

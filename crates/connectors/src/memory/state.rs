@@ -223,6 +223,26 @@ impl Journal {
         Ok((Journal { file }, state))
     }
 
+    /// Reads a journal another process may be writing, changing nothing: an incomplete
+    /// last line is left out.
+    pub(crate) fn snapshot(path: &Path) -> std::io::Result<State> {
+        let content = std::fs::read(path)?;
+        let complete = content
+            .iter()
+            .rposition(|b| *b == b'\n')
+            .map_or(0, |i| i + 1);
+        let mut state = State::default();
+        for line in content[..complete]
+            .split(|b| *b == b'\n')
+            .filter(|l| !l.is_empty())
+        {
+            let mutation: Mutation = serde_json::from_slice(line)
+                .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))?;
+            state.apply(mutation);
+        }
+        Ok(state)
+    }
+
     pub(crate) fn append(&mut self, mutation: &Mutation) -> std::io::Result<()> {
         let mut line = serde_json::to_vec(mutation).map_err(std::io::Error::other)?;
         line.push(b'\n');

@@ -108,6 +108,12 @@ impl MemorySystem {
         Ok(MemorySystem::with(name, state, Some(journal)))
     }
 
+    /// A copy of a journaled system as it is now, for looking at while another process
+    /// runs it. Changes to the copy are not saved.
+    pub fn snapshot(name: &str, path: &Path) -> std::io::Result<Self> {
+        Ok(MemorySystem::with(name, Journal::snapshot(path)?, None))
+    }
+
     pub fn name(&self) -> &str {
         &self.inner.name
     }

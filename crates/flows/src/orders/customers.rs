@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use kontor_connector::{CustomerQuery, CustomerRef};
-use kontor_engine::{EntityRecord, JobError, Link, MatchKey, Store};
+use kontor_engine::{EntityRecord, JobContext, JobError, Link, MatchKey, Store};
 use kontor_model::{Customer, CustomerKind, Order};
 use serde_json::json;
 
@@ -23,10 +23,8 @@ pub(crate) enum CustomerPlan {
         entity: String,
         matched_by: &'static str,
     },
-    Create {
-        customer: Box<Customer>,
-        entity: String,
-    },
+    /// Not in the ERP yet; its entity is decided once the ERP has given it an id.
+    Create { customer: Box<Customer> },
 }
 
 /// The customer to put on the sales document, and what to record about them.
@@ -67,20 +65,20 @@ impl OrdersFlow {
     }
 
     /// The Kontor entity for this customer: bound to the ERP record, else to the shop's
-    /// customer, else carrying the e-mail; else a new one.
+    /// customer, else carrying the e-mail; else one derived from the ERP record, so that
+    /// two jobs meeting the same new customer at once agree on it.
     async fn customer_entity(
         &self,
         store: &Store,
         order: &Order,
-        erp_id: Option<&str>,
+        erp_id: &str,
     ) -> Result<String, JobError> {
         let t = &self.ctx.tenant;
         let failed = |e| store_failure("looking up customer links", e);
-        if let Some(erp_id) = erp_id
-            && let Some(link) = store
-                .link_by_external(t, kinds::CUSTOMER, &self.ctx.to, erp_id)
-                .await
-                .map_err(failed)?
+        if let Some(link) = store
+            .link_by_external(t, kinds::CUSTOMER, &self.ctx.to, erp_id)
+            .await
+            .map_err(failed)?
         {
             return Ok(link.entity_id);
         }
@@ -102,7 +100,12 @@ impl OrdersFlow {
         {
             return Ok(entity);
         }
-        Ok(crate::new_entity_id())
+        Ok(crate::entity_id_for(
+            t,
+            kinds::CUSTOMER,
+            &self.ctx.to,
+            erp_id,
+        ))
     }
 
     /// Finds the customer, reading only.
@@ -169,7 +172,7 @@ impl OrdersFlow {
         ));
         for (query, matched_by) in queries {
             if let Some(erp) = self.erp_customers_by(query).await? {
-                let entity = self.customer_entity(store, order, Some(&erp.id)).await?;
+                let entity = self.customer_entity(store, order, &erp.id).await?;
                 return Ok(CustomerPlan::Existing {
                     erp,
                     entity,
@@ -177,10 +180,8 @@ impl OrdersFlow {
                 });
             }
         }
-        let entity = self.customer_entity(store, order, None).await?;
         Ok(CustomerPlan::Create {
             customer: Box::new(self.customer_from(order)),
-            entity,
         })
     }
 
@@ -223,9 +224,10 @@ impl OrdersFlow {
     /// orders from one new customer create them once.
     pub(crate) async fn resolve_customer(
         &self,
-        store: &Store,
+        job: &JobContext,
         order: &Order,
     ) -> Result<ResolvedCustomer, JobError> {
+        let store = &job.store;
         let mut plan = self.find_customer(store, order).await?;
         if let CustomerPlan::Create { .. } = plan {
             let key = order
@@ -235,8 +237,10 @@ impl OrdersFlow {
                 .map(|e| e.as_str().to_owned())
                 .unwrap_or_else(|| self.customer_reference(order));
             let lock = format!("customer:{}:{}:{key}", self.ctx.tenant, self.ctx.to);
-            let guard = store
-                .lock(&lock, Duration::from_secs(60), Duration::from_secs(20))
+            // Held while this job holds its lease; if another job has it, try again
+            // later rather than tie up a worker.
+            let guard = job
+                .lock(&lock, Duration::from_secs(2))
                 .await
                 .map_err(|e| store_failure("locking the customer", e))?
                 .ok_or_else(|| {
@@ -247,7 +251,7 @@ impl OrdersFlow {
                 })?;
             let created = async {
                 plan = self.find_customer(store, order).await?;
-                if let CustomerPlan::Create { customer, entity } = &plan {
+                if let CustomerPlan::Create { customer } = &plan {
                     let erp = self
                         .erp_customers
                         .create_customer(customer)
@@ -261,9 +265,10 @@ impl OrdersFlow {
                                 e,
                             )
                         })?;
+                    let entity = self.customer_entity(store, order, &erp.id).await?;
                     plan = CustomerPlan::Existing {
                         erp,
-                        entity: entity.clone(),
+                        entity,
                         matched_by: "new",
                     };
                 }

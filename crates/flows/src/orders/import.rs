@@ -267,7 +267,7 @@ impl OrdersFlow {
                 )))
             }
             Decision::Create { mut draft, .. } => {
-                let customer = self.resolve_customer(&ctx.store, &order).await?;
+                let customer = self.resolve_customer(ctx, &order).await?;
                 draft.customer_id = customer.erp_id.clone();
                 let document = self.erp_sales.create_sale(&draft).await.map_err(|e| {
                     connector_failure(

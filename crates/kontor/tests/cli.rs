@@ -1,0 +1,206 @@
+#![allow(clippy::unwrap_used)] // Tests: a failed unwrap is a failed test.
+//! The command line, as an operator uses it.
+
+mod support;
+
+use support::{MEMORY_CONFIG, Workspace, text};
+
+fn assert_config_error(config: &str, key: &str) {
+    let ws = Workspace::new(config);
+    let out = ws.kontor(&["config", "check"]);
+    let stderr = text(&out.stderr);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "exit code for a bad config; stderr: {stderr}"
+    );
+    assert!(
+        stderr.contains(key),
+        "the error must name `{key}`: {stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(
+        stderr.lines().filter(|l| l.starts_with("error:")).count(),
+        1,
+        "one clear error: {stderr}"
+    );
+}
+
+#[test]
+fn a_malformed_config_gives_one_clear_error_naming_the_key_and_exit_code_2() {
+    assert_config_error(
+        "[store]\nurl = \"sqlite://x.db\"\n[runner]\nworkers = \"eight\"\n",
+        "runner.workers",
+    );
+    assert_config_error("[runner\nworkers = 8\n", "kontor.toml:1:");
+    assert_config_error(
+        &MEMORY_CONFIG.replace(
+            "type = \"memory\"\nstate_file = \"erp.jsonl\"",
+            "type = \"odooo\"",
+        ),
+        "tenants.acme.connections.erp",
+    );
+    assert_config_error(
+        &MEMORY_CONFIG.replace("to = \"erp\"", "to = \"erpp\""),
+        "tenants.acme.flows.orders.to",
+    );
+    assert_config_error(
+        &MEMORY_CONFIG.replace("idle_poll = \"20ms\"", "idle_poll = \"soon\""),
+        "runner.idle_poll",
+    );
+}
+
+#[test]
+fn a_missing_config_file_is_named() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_kontor"))
+        .args(["--config", "/nonexistent/kontor.toml", "config", "check"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("cannot read configuration file /nonexistent/kontor.toml"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn config_check_apply_and_export_round_trip_through_the_store() {
+    let ws = Workspace::new(MEMORY_CONFIG);
+    let out = ws.kontor(&["config", "check"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("1 tenants, 2 connections, 3 flows"));
+
+    let out = ws.kontor(&["config", "apply"]);
+    assert!(
+        text(&out.stdout).contains("acme: created (revision 1)"),
+        "{}",
+        text(&out.stdout)
+    );
+    let out = ws.kontor(&["config", "apply"]);
+    assert!(text(&out.stdout).contains("acme: unchanged (revision 1)"));
+
+    let exported = text(&ws.kontor(&["config", "export"]).stdout);
+    assert!(
+        exported.contains("[tenants.acme.flows.orders]"),
+        "{exported}"
+    );
+    // The store is the source of truth: a changed file only counts once applied.
+    std::fs::write(
+        ws.config(),
+        MEMORY_CONFIG
+            .replace("{dir}", &ws.dir.path().display().to_string())
+            .replace(
+                "[tenants.acme.flows.stock]\nfrom = \"erp\"\nto = \"shop\"\n",
+                "",
+            ),
+    )
+    .unwrap();
+    assert!(text(&ws.kontor(&["config", "export"]).stdout).contains("flows.stock"));
+    let out = ws.kontor(&["config", "apply"]);
+    assert!(text(&out.stdout).contains("acme: updated (revision 2)"));
+    assert!(!text(&ws.kontor(&["config", "export"]).stdout).contains("flows.stock"));
+}
+
+#[test]
+fn sync_runs_a_flow_to_the_end_and_summarises() {
+    let ws = Workspace::new(MEMORY_CONFIG);
+    let orders = ws.seed(25);
+
+    let dry = ws.kontor(&["sync", "orders", "--dry-run", "--json"]);
+    assert!(dry.status.success(), "{}", text(&dry.stderr));
+    let plan: serde_json::Value = serde_json::from_slice(&dry.stdout).unwrap();
+    assert_eq!(plan["changes"].as_array().unwrap().len(), 25);
+    assert!(ws.erp().sales().is_empty(), "a dry run writes nothing");
+
+    let out = ws.kontor(&["sync", "orders", "--json"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(summary["parked"].as_array().unwrap().len(), 0);
+    let erp = ws.erp();
+    for order in &orders {
+        assert_eq!(erp.sales_for(&order.number).len(), 1, "{}", order.number);
+    }
+
+    let out = ws.kontor(&[
+        "links",
+        "find",
+        "--tenant",
+        "acme",
+        "--kind",
+        "order",
+        "--number",
+        &orders[0].number,
+    ]);
+    let table = text(&out.stdout);
+    assert!(table.contains("shop") && table.contains("erp"), "{table}");
+
+    let out = ws.kontor(&["status", "--json"]);
+    let status: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(status["tenants"][0]["flows"].as_array().unwrap().len(), 3);
+}
+
+#[test]
+fn a_parked_order_is_shown_explained_and_retried_after_the_fix() {
+    let ws = Workspace::new(MEMORY_CONFIG);
+    ws.seed(0);
+    let shop =
+        kontor_connectors::memory::MemorySystem::open("shop", &ws.path("shop.jsonl")).unwrap();
+    let erp = ws.erp();
+    let mut generator = kontor_connectors::memory::OrderGenerator::new(
+        1,
+        kontor_connectors::memory::SellableItem::from_system(&erp),
+    );
+    let mut order = generator.next_order(chrono::Utc::now()).unwrap();
+    order.lines[0].sku = "LEGACY-1".into();
+    let order = shop.place_order(order).unwrap();
+    drop(shop);
+
+    let out = ws.kontor(&["sync", "orders"]);
+    assert_eq!(out.status.code(), Some(1), "parked jobs make sync exit 1");
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains("unknown_sku") && stdout.contains("LEGACY-1"),
+        "{stdout}"
+    );
+
+    let listed: serde_json::Value = serde_json::from_slice(
+        &ws.kontor(&["jobs", "list", "--state", "parked", "--json"])
+            .stdout,
+    )
+    .unwrap();
+    let id = listed[0]["id"].as_i64().unwrap().to_string();
+    let shown = text(&ws.kontor(&["jobs", "show", &id]).stdout);
+    assert!(
+        shown.contains("unknown_sku") && shown.contains(&order.id),
+        "{shown}"
+    );
+
+    let fixed = MEMORY_CONFIG.replace(
+        "warehouses = { MAIN = \"default\" }",
+        "warehouses = { MAIN = \"default\" }\nsku = { \"LEGACY-1\" = \"MUG-330\" }",
+    );
+    std::fs::write(
+        ws.config(),
+        fixed.replace("{dir}", &ws.dir.path().display().to_string()),
+    )
+    .unwrap();
+    assert!(ws.kontor(&["config", "apply"]).status.success());
+    assert!(ws.kontor(&["jobs", "retry", &id]).status.success());
+    // The retried job runs with the next sync (or `kontor run`).
+    let out = ws.kontor(&["sync", "orders"]);
+    assert!(
+        out.status.success(),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    assert_eq!(ws.erp().sales_for(&order.number).len(), 1);
+    let not_parked = ws.kontor(&["jobs", "retry", &id]);
+    assert_eq!(not_parked.status.code(), Some(1));
+    assert!(
+        text(&not_parked.stderr).contains("succeeded"),
+        "{}",
+        text(&not_parked.stderr)
+    );
+}

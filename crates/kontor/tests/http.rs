@@ -1,0 +1,82 @@
+#![allow(clippy::unwrap_used)] // Tests: a failed unwrap is a failed test.
+//! The HTTP server, spawned in-process on a random port.
+
+mod support;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use kontor::app::App;
+use kontor::config::ConfigFile;
+use kontor_connectors::MemoryRegistry;
+use kontor_engine::Shutdown;
+use support::{MEMORY_CONFIG, Workspace};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_readiness_metrics_and_status_answer_while_orders_flow() {
+    let ws = Workspace::new(&MEMORY_CONFIG.replace("enabled = false", "listen = \"127.0.0.1:0\""));
+    ws.seed(5);
+    let memory = MemoryRegistry::default();
+    let app = Arc::new(
+        App::open(ConfigFile::load(&ws.config()).unwrap(), memory.clone())
+            .await
+            .unwrap(),
+    );
+    let listener = app.listen().await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let shutdown = Shutdown::new();
+    let running = tokio::spawn({
+        let (app, shutdown) = (app.clone(), shutdown.clone());
+        async move { app.run(shutdown, Some(listener)).await }
+    });
+
+    app.store
+        .enqueue(app.flow(None, "orders").unwrap().start_job())
+        .await
+        .unwrap();
+    let erp = memory.get("acme", "erp").unwrap();
+    for _ in 0..200 {
+        if erp.sales().len() == 5 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(erp.sales().len(), 5);
+
+    let health: serde_json::Value = reqwest::get(format!("{base}/health"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(health["status"], "ok");
+    let ready = reqwest::get(format!("{base}/ready")).await.unwrap();
+    assert_eq!(ready.status(), 200);
+    let metrics = reqwest::get(format!("{base}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics
+            .contains("kontor_jobs_finished_total{kind=\"orders.import\",outcome=\"succeeded\"} 5"),
+        "{metrics}"
+    );
+    let status: serde_json::Value = reqwest::get(format!("{base}/api/v1/status"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(status["store"], "sqlite");
+    assert_eq!(status["tenants"][0]["tenant"], "acme");
+    assert_eq!(status["tenants"][0]["flows"].as_array().unwrap().len(), 3);
+
+    shutdown.cancel();
+    tokio::time::timeout(Duration::from_secs(10), running)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+}

@@ -1,0 +1,130 @@
+//! A workspace for one test: a directory with a config file, a memory shop and ERP kept
+//! in journal files, and the `kontor` binary to run against them.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use chrono::Utc;
+use kontor_connectors::memory::{MemorySystem, OrderGenerator, SellableItem, seed_demo};
+
+pub const TENANT: &str = "acme";
+
+pub struct Workspace {
+    pub dir: tempfile::TempDir,
+}
+
+impl Drop for Workspace {
+    fn drop(&mut self) {
+        if std::env::var("KONTOR_KEEP_TEST_DIRS").is_ok() {
+            let path = self.dir.path().to_path_buf();
+            eprintln!("kept {}", path.display());
+            std::mem::forget(std::mem::replace(
+                &mut self.dir,
+                tempfile::tempdir().expect("temp dir"),
+            ));
+        }
+    }
+}
+
+impl Workspace {
+    /// A directory with `kontor.toml` written from `config` (`{dir}` replaced by the path).
+    pub fn new(config: &str) -> Workspace {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let text = config.replace("{dir}", &dir.path().display().to_string());
+        std::fs::write(dir.path().join("kontor.toml"), text).expect("write config");
+        Workspace { dir }
+    }
+
+    pub fn path(&self, file: &str) -> PathBuf {
+        self.dir.path().join(file)
+    }
+
+    pub fn config(&self) -> PathBuf {
+        self.path("kontor.toml")
+    }
+
+    /// Seeds the ERP's journal with the demo catalogue and places `orders` in the shop's.
+    pub fn seed(&self, orders: usize) -> Vec<kontor_model::Order> {
+        let erp = MemorySystem::open("erp", &self.path("erp.jsonl")).expect("open erp");
+        seed_demo(&erp, 1).expect("seed erp");
+        let shop = MemorySystem::open("shop", &self.path("shop.jsonl")).expect("open shop");
+        let mut generator = OrderGenerator::new(42, SellableItem::from_system(&erp));
+        (0..orders)
+            .map(|_| {
+                shop.place_order(generator.next_order(Utc::now()).expect("order"))
+                    .expect("place")
+            })
+            .collect()
+    }
+
+    pub fn erp(&self) -> MemorySystem {
+        MemorySystem::snapshot("erp", &self.path("erp.jsonl")).expect("read erp journal")
+    }
+
+    pub fn shop(&self) -> MemorySystem {
+        MemorySystem::snapshot("shop", &self.path("shop.jsonl")).expect("read shop journal")
+    }
+
+    pub fn kontor(&self, args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_kontor"))
+            .arg("--config")
+            .arg(self.config())
+            .args(args)
+            .env("RUST_LOG", "warn")
+            .env_remove("KONTOR_STORE_URL")
+            .current_dir(self.dir.path())
+            .output()
+            .expect("run kontor")
+    }
+}
+
+pub fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// A configuration with a memory shop and ERP in `{dir}` and the three flows.
+pub const MEMORY_CONFIG: &str = r#"
+data_dir = "{dir}"
+
+[store]
+url = "sqlite://{dir}/kontor.db"
+
+[server]
+enabled = false
+
+[runner]
+workers = 4
+idle_poll = "20ms"
+
+[runner.retry]
+initial_delay = "20ms"
+max_delay = "200ms"
+
+[tenants.acme.connections.shop]
+type = "memory"
+state_file = "shop.jsonl"
+
+[tenants.acme.connections.erp]
+type = "memory"
+state_file = "erp.jsonl"
+
+[tenants.acme.flows.catalogue]
+from = "erp"
+to = "shop"
+
+[tenants.acme.flows.stock]
+from = "erp"
+to = "shop"
+
+[tenants.acme.flows.orders]
+from = "shop"
+to = "erp"
+
+[tenants.acme.mappings]
+warehouses = { MAIN = "default" }
+"#;
+
+pub fn exists(path: &Path) -> bool {
+    path.exists()
+}
