@@ -222,6 +222,7 @@ async fn run_job(
         "job",
         job_id = job.id,
         tenant = %job.tenant,
+        flow = job.payload.get("flow").and_then(|f| f.as_str()).unwrap_or("-"),
         kind = %job.kind,
         entity = job.ordering_key.as_deref().unwrap_or("-"),
         attempt = job.attempts,

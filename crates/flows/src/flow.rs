@@ -64,6 +64,19 @@ pub struct Plan {
     pub more: bool,
 }
 
+/// Something changed in a connected system: what a verified webhook or an event says.
+/// It only names the record; the flow reads the record itself (webhooks can be late,
+/// repeated or out of order).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Change {
+    /// The connection the change happened in.
+    pub connection: String,
+    /// What changed: `order`, `product`, `stock`, …
+    pub entity: String,
+    /// Its id in that system (for stock: the SKU).
+    pub external_id: String,
+}
+
 /// Where a backfill starts.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SyncStart {
@@ -81,6 +94,10 @@ pub trait Flow: Send + Sync {
 
     /// The job that starts one run: what a schedule, a webhook or `kontor sync` enqueues.
     fn start_job(&self) -> NewJob;
+
+    /// The jobs a change should start — the same jobs a poll would enqueue for it, so
+    /// that a webhook and a poll seeing one change do the work once.
+    fn jobs_for(&self, change: &Change) -> Vec<NewJob>;
 
     /// This flow's steps: job kind → handler.
     fn steps(self: Arc<Self>) -> Vec<(String, Arc<dyn JobHandler>)>;

@@ -17,7 +17,7 @@ use kontor_engine::{JobError, Schedule, ScheduledFlow, Store};
 
 pub use config::{ConfigProblem, FlowConfig, FlowKind, Mappings};
 pub use flow::{
-    Flow, FlowContext, Plan, PlannedAction, PlannedChange, SyncStart, handler_registry,
+    Change, Flow, FlowContext, Plan, PlannedAction, PlannedChange, SyncStart, handler_registry,
 };
 
 /// Entity kinds flows record links and snapshots under.

@@ -11,8 +11,8 @@ use kontor_connectors::memory::{
     MemoryConnector, MemorySystem, OrderGenerator, SellableItem, WEB_WAREHOUSE, seed_demo,
 };
 use kontor_engine::{
-    JobFilter, JobState, RetryPolicy, Runner, RunnerConfig, Shutdown, Store, StoreOptions,
-    SystemClock,
+    EnqueueOutcome, JobFilter, JobState, RetryPolicy, Runner, RunnerConfig, Shutdown, Store,
+    StoreOptions, SystemClock,
 };
 use kontor_flows::{
     BuiltFlow, FlowConfig, Mappings, PlannedAction, build_flows, handler_registry, kinds,
@@ -475,4 +475,51 @@ async fn ten_orders_from_one_new_customer_at_once_create_them_once() {
         1,
         "one shopper, one ERP customer"
     );
+}
+
+#[tokio::test]
+async fn a_webhook_and_a_poll_seeing_one_order_do_the_work_once() {
+    let world = World::new().await;
+    let order = world.place_orders(1, 4).remove(0);
+    let change = kontor_flows::Change {
+        connection: "shop".into(),
+        entity: kinds::ORDER.into(),
+        external_id: order.id.clone(),
+    };
+    let jobs = world.flow("orders").flow.jobs_for(&change);
+    assert_eq!(jobs.len(), 1);
+    let first = world.store.enqueue(jobs[0].clone()).await.unwrap();
+    assert!(matches!(first, EnqueueOutcome::Created(_)));
+    // The shop sends the webhook again: it joins the job already waiting.
+    let replay = world
+        .store
+        .enqueue(world.flow("orders").flow.jobs_for(&change)[0].clone())
+        .await
+        .unwrap();
+    assert_eq!(replay, EnqueueOutcome::Deduplicated(first.job_id()));
+
+    // The poll sees the same order; whichever import runs second finds it done.
+    world.start("orders").await;
+    world.settle().await;
+    assert_eq!(world.erp.sales_for(&order.number).len(), 1);
+    let imports = world
+        .store
+        .list_jobs(&JobFilter {
+            kind: Some("orders.import".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let did_work: Vec<_> = imports
+        .iter()
+        .filter(|j| !j.outcome.as_deref().unwrap_or("").contains("already in"))
+        .collect();
+    assert_eq!(did_work.len(), 1, "{imports:?}");
+
+    // Changes elsewhere start nothing in this flow.
+    let other = kontor_flows::Change {
+        connection: "erp".into(),
+        ..change
+    };
+    assert!(world.flow("orders").flow.jobs_for(&other).is_empty());
 }

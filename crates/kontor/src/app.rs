@@ -244,6 +244,24 @@ impl App {
         }
     }
 
+    /// Enqueues what a change in one of a tenant's systems calls for (a webhook or event
+    /// said so): the same jobs a poll would enqueue, so the work is done once.
+    pub async fn on_change(
+        &self,
+        tenant: &str,
+        change: &kontor_flows::Change,
+    ) -> Result<Vec<kontor_engine::EnqueueOutcome>, AppError> {
+        let mut outcomes = Vec::new();
+        if let Some(live) = self.tenants.get(tenant) {
+            for built in &live.flows {
+                for job in built.flow.jobs_for(change) {
+                    outcomes.push(self.store.enqueue(job).await?);
+                }
+            }
+        }
+        Ok(outcomes)
+    }
+
     /// Binds the HTTP listener (port 0 picks a free one, as tests do).
     pub async fn listen(&self) -> Result<TcpListener, AppError> {
         let addr = self.config.server.listen;

@@ -312,6 +312,14 @@ impl Flow for CatalogueFlow {
         .ordering_key(format!("catalogue.poll:{}", self.ctx.name))
     }
 
+    fn jobs_for(&self, change: &crate::Change) -> Vec<NewJob> {
+        if change.connection == self.ctx.from && change.entity == kinds::PRODUCT {
+            vec![self.export_job(&change.external_id)]
+        } else {
+            vec![]
+        }
+    }
+
     fn steps(self: Arc<Self>) -> Vec<(String, Arc<dyn JobHandler>)> {
         vec![
             (self.ctx.step("poll"), Arc::new(PollCatalogue(self.clone()))),

@@ -156,6 +156,14 @@ impl Flow for OrdersFlow {
         .priority(1)
     }
 
+    fn jobs_for(&self, change: &crate::Change) -> Vec<NewJob> {
+        if change.connection == self.ctx.from && change.entity == crate::kinds::ORDER {
+            vec![self.import_job(&change.external_id)]
+        } else {
+            vec![]
+        }
+    }
+
     fn steps(self: Arc<Self>) -> Vec<(String, Arc<dyn JobHandler>)> {
         vec![
             (self.ctx.step("poll"), Arc::new(PollOrders(self.clone()))),

@@ -311,6 +311,16 @@ impl Flow for StockFlow {
         .priority(2)
     }
 
+    /// A stock change in the ERP starts a poll: it is cheap (deltas only) and keeps the
+    /// cursor the single record of what was sent.
+    fn jobs_for(&self, change: &crate::Change) -> Vec<NewJob> {
+        if change.connection == self.ctx.from && change.entity == kinds::STOCK {
+            vec![self.start_job()]
+        } else {
+            vec![]
+        }
+    }
+
     fn steps(self: Arc<Self>) -> Vec<(String, Arc<dyn JobHandler>)> {
         vec![
             (self.ctx.step("poll"), Arc::new(PollStock(self.clone()))),
