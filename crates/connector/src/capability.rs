@@ -22,6 +22,34 @@ pub enum Capability {
     SalesWrite,
     /// Find and create customers.
     CustomerWrite,
+    /// Read prices incrementally.
+    PriceRead,
+    /// Set prices (base, price lists, groups, customers, promotions).
+    PriceWrite,
+    /// Record payments and issue receipts and invoices.
+    PaymentWrite,
+    /// Read issued invoices and their PDFs.
+    InvoiceRead,
+    /// Show invoices on orders.
+    InvoiceWrite,
+    /// Read shipments.
+    ShipmentRead,
+    /// Fulfil orders with carrier and tracking.
+    FulfilmentWrite,
+    /// Read changes to sales documents.
+    SalesRead,
+    /// Set order statuses.
+    OrderStatusWrite,
+    /// Read returns and refunds.
+    ReturnRead,
+    /// Record returns (credit notes, goods returns).
+    ReturnWrite,
+    /// Read customers incrementally.
+    CustomerRead,
+    /// Create and update customer accounts.
+    AccountWrite,
+    /// Move stock between warehouses.
+    TransferWrite,
 }
 
 impl Capability {
@@ -34,6 +62,20 @@ impl Capability {
             Capability::OrderRead => "read orders",
             Capability::SalesWrite => "create sales documents",
             Capability::CustomerWrite => "find and create customers",
+            Capability::PriceRead => "read prices",
+            Capability::PriceWrite => "write prices",
+            Capability::PaymentWrite => "record payments and issue receipts or invoices",
+            Capability::InvoiceRead => "read invoices",
+            Capability::InvoiceWrite => "attach invoices to orders",
+            Capability::ShipmentRead => "read shipments",
+            Capability::FulfilmentWrite => "fulfil orders",
+            Capability::SalesRead => "read sales documents",
+            Capability::OrderStatusWrite => "set order statuses",
+            Capability::ReturnRead => "read returns",
+            Capability::ReturnWrite => "record returns",
+            Capability::CustomerRead => "read customers",
+            Capability::AccountWrite => "write customer accounts",
+            Capability::TransferWrite => "move stock between warehouses",
         }
     }
 }

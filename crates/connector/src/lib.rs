@@ -50,6 +50,48 @@ pub trait Connector: Send + Sync {
     fn customer_sink(&self) -> Option<Arc<dyn CustomerSink>> {
         None
     }
+    fn customer_source(&self) -> Option<Arc<dyn CustomerSource>> {
+        None
+    }
+    fn account_sink(&self) -> Option<Arc<dyn AccountSink>> {
+        None
+    }
+    fn price_source(&self) -> Option<Arc<dyn PriceSource>> {
+        None
+    }
+    fn price_sink(&self) -> Option<Arc<dyn PriceSink>> {
+        None
+    }
+    fn payment_sink(&self) -> Option<Arc<dyn PaymentSink>> {
+        None
+    }
+    fn invoice_source(&self) -> Option<Arc<dyn InvoiceSource>> {
+        None
+    }
+    fn invoice_sink(&self) -> Option<Arc<dyn InvoiceSink>> {
+        None
+    }
+    fn shipment_source(&self) -> Option<Arc<dyn ShipmentSource>> {
+        None
+    }
+    fn fulfilment_sink(&self) -> Option<Arc<dyn FulfilmentSink>> {
+        None
+    }
+    fn sales_source(&self) -> Option<Arc<dyn SalesSource>> {
+        None
+    }
+    fn order_status_sink(&self) -> Option<Arc<dyn OrderStatusSink>> {
+        None
+    }
+    fn return_source(&self) -> Option<Arc<dyn ReturnSource>> {
+        None
+    }
+    fn return_sink(&self) -> Option<Arc<dyn ReturnSink>> {
+        None
+    }
+    fn transfer_sink(&self) -> Option<Arc<dyn StockTransferSink>> {
+        None
+    }
 
     /// What this connection can do.
     fn capabilities(&self) -> Capabilities {
@@ -62,6 +104,26 @@ pub trait Connector: Send + Sync {
             (self.order_source().is_some(), Capability::OrderRead),
             (self.sales_sink().is_some(), Capability::SalesWrite),
             (self.customer_sink().is_some(), Capability::CustomerWrite),
+            (self.customer_source().is_some(), Capability::CustomerRead),
+            (self.account_sink().is_some(), Capability::AccountWrite),
+            (self.price_source().is_some(), Capability::PriceRead),
+            (self.price_sink().is_some(), Capability::PriceWrite),
+            (self.payment_sink().is_some(), Capability::PaymentWrite),
+            (self.invoice_source().is_some(), Capability::InvoiceRead),
+            (self.invoice_sink().is_some(), Capability::InvoiceWrite),
+            (self.shipment_source().is_some(), Capability::ShipmentRead),
+            (
+                self.fulfilment_sink().is_some(),
+                Capability::FulfilmentWrite,
+            ),
+            (self.sales_source().is_some(), Capability::SalesRead),
+            (
+                self.order_status_sink().is_some(),
+                Capability::OrderStatusWrite,
+            ),
+            (self.return_source().is_some(), Capability::ReturnRead),
+            (self.return_sink().is_some(), Capability::ReturnWrite),
+            (self.transfer_sink().is_some(), Capability::TransferWrite),
         ];
         for (present, capability) in ports {
             if present {

@@ -153,6 +153,12 @@ pub struct Mappings {
     /// Shop customer group → ERP customer group.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub customer_groups: BTreeMap<String, String>,
+    /// Tax rate in percent (`"23"`, `"8"`) → the ERP's tax code for it.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub tax_rates: BTreeMap<String, String>,
+    /// ERP price list → the shop's price list.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub price_lists: BTreeMap<String, String>,
 }
 
 impl Mappings {
@@ -162,6 +168,21 @@ impl Mappings {
             .get(shop_sku)
             .map(String::as_str)
             .unwrap_or(shop_sku)
+    }
+
+    /// The ERP's tax code for a rate, if one is mapped.
+    pub fn tax_code(&self, rate: kontor_model::TaxRate) -> Option<String> {
+        self.tax_rates
+            .get(&rate.percent().normalize().to_string())
+            .cloned()
+    }
+
+    /// The shop's customer group for an ERP group (the map is kept shop → ERP).
+    pub fn shop_customer_group(&self, erp_group: &str) -> Option<&str> {
+        self.customer_groups
+            .iter()
+            .find(|(_, erp)| erp.as_str() == erp_group)
+            .map(|(shop, _)| shop.as_str())
     }
 
     /// The shop location selling an ERP warehouse's stock, if it is sold at all.

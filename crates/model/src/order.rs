@@ -224,6 +224,9 @@ pub struct Order {
     pub payment_state: PaymentState,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub payment_method: Option<String>,
+    /// Money taken (or given back) for the order, as the shop recorded it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub payments: Vec<crate::documents::Payment>,
     pub delivery: DeliveryMethod,
     #[serde(default)]
     pub status: OrderStatus,
@@ -396,6 +399,14 @@ impl Validate for Order {
                 self.currency,
             );
         }
+        for (i, payment) in self.payments.iter().enumerate() {
+            check_currency(
+                v,
+                &format!("payments[{i}].amount"),
+                &payment.amount,
+                self.currency,
+            );
+        }
         check_currency(v, "totals.total", &self.totals.total, self.currency);
         check_currency(v, "totals.tax", &self.totals.tax, self.currency);
         match &self.shipping_address {
@@ -499,6 +510,7 @@ pub(crate) mod tests {
             },
             payment_state: PaymentState::Paid,
             payment_method: Some("card".into()),
+            payments: vec![],
             delivery: DeliveryMethod::Shipping {
                 method: "courier".into(),
                 carrier: None,

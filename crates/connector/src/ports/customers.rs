@@ -2,7 +2,8 @@ use async_trait::async_trait;
 use kontor_model::{Customer, Email, VatId};
 use serde::{Deserialize, Serialize};
 
-use crate::ConnectorError;
+use super::ItemResults;
+use crate::{Changes, ConnectorError};
 
 /// How to look a customer up.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -31,4 +32,49 @@ pub trait CustomerSink: Send + Sync {
     ) -> Result<Vec<CustomerRef>, ConnectorError>;
 
     async fn create_customer(&self, customer: &Customer) -> Result<CustomerRef, ConnectorError>;
+}
+
+/// Reads customers (B2B accounts with their terms, limits and balances) from the ERP.
+#[async_trait]
+pub trait CustomerSource: Send + Sync {
+    async fn customers_changed(
+        &self,
+        cursor: Option<&str>,
+        limit: usize,
+    ) -> Result<Changes<Customer>, ConnectorError>;
+}
+
+/// A customer to create or update in a shop, with its account id there if known.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AccountUpsert {
+    pub customer: Customer,
+    pub account_id: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountWritten {
+    pub account_id: String,
+    /// The customer's reference in the ERP.
+    pub reference: String,
+    pub created: bool,
+}
+
+/// Customer accounts in a shop (B2B: company, price group, credit limit, balance).
+#[async_trait]
+pub trait AccountSink: Send + Sync {
+    async fn find_accounts(
+        &self,
+        query: &CustomerQuery,
+    ) -> Result<Vec<CustomerRef>, ConnectorError>;
+
+    /// Creates or updates accounts (one without an id is looked up by e-mail first, so
+    /// a retry never makes a duplicate).
+    async fn upsert_accounts(
+        &self,
+        accounts: &[AccountUpsert],
+    ) -> Result<ItemResults<AccountWritten>, ConnectorError>;
+
+    fn batch_size(&self) -> usize {
+        50
+    }
 }

@@ -30,6 +30,12 @@ pub struct DraftLine {
     /// Total discount on the line.
     pub discount: Money,
     pub tax_rate: TaxRate,
+    /// The ERP's tax code for the rate, where one is mapped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tax_code: Option<String>,
+    /// The ERP warehouse this line ships from, when the flow split the order.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub warehouse: Option<String>,
 }
 
 /// A shop order, resolved to the ERP's customer and products, ready to become a document.
@@ -67,7 +73,10 @@ pub struct SalesDocument {
     pub number: String,
     /// The shop order number it was created for.
     pub reference: String,
+    /// The ERP's own name for its state.
     pub state: String,
+    /// The state in Kontor's words.
+    pub status: kontor_model::OrderStatus,
     /// Gross total as the ERP computed it.
     pub total: Money,
     pub tax: Money,
@@ -82,4 +91,11 @@ pub trait SalesSink: Send + Sync {
     async fn find_sale(&self, reference: &str) -> Result<Option<SalesDocument>, ConnectorError>;
 
     async fn create_sale(&self, draft: &SalesDraft) -> Result<SalesDocument, ConnectorError>;
+
+    /// Cancels a sales document (the shop order was cancelled).
+    async fn cancel_sale(
+        &self,
+        sale_id: &str,
+        reason: &str,
+    ) -> Result<SalesDocument, ConnectorError>;
 }

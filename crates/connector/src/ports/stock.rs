@@ -16,6 +16,9 @@ pub trait StockSource: Send + Sync {
         limit: usize,
     ) -> Result<Changes<StockLevel>, ConnectorError>;
 
+    /// Current stock of these SKUs in every warehouse.
+    async fn stock_of(&self, skus: &[String]) -> Result<Vec<StockLevel>, ConnectorError>;
+
     /// The cursor from which changes made at or after `since` are read, if this system
     /// can tell (a backfill from a date). `None`: start from the beginning.
     fn cursor_at(&self, since: chrono::DateTime<chrono::Utc>) -> Option<String> {

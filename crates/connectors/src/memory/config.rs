@@ -43,6 +43,9 @@ pub struct MemoryConfig {
     /// Most records one batch call accepts (default 100).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub batch_size: Option<usize>,
+    /// As an ERP: the warehouse sales reserve from and returns go to (default `MAIN`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_warehouse: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -86,6 +89,10 @@ impl MemoryConfig {
                 lasting: o.lasting,
             }),
             batch_size: self.batch_size.unwrap_or(100),
+            default_warehouse: self
+                .default_warehouse
+                .clone()
+                .unwrap_or_else(|| super::seed::WEB_WAREHOUSE.to_owned()),
         }
     }
 }

@@ -2,16 +2,17 @@
 //! with knobs for latency, errors, rate limits and outages. Used by the tests, the
 //! benchmarks and `kontor demo`.
 
-mod adapter;
 mod config;
+mod connector;
+mod ports;
 mod seed;
 mod state;
 mod system;
 #[cfg(test)]
 mod tests;
 
-pub use adapter::MemoryConnector;
 pub use config::{MemoryConfig, OutageConfig};
+pub use connector::MemoryConnector;
 pub use seed::{
     DemoCatalogue, OrderGenerator, SHOWROOM_WAREHOUSE, SellableItem, WEB_WAREHOUSE, demo_catalogue,
     seed_demo,

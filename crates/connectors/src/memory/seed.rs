@@ -8,9 +8,9 @@ use chrono::{DateTime, Duration, NaiveDate, Utc};
 use kontor_connector::ConnectorError;
 use kontor_model::{
     Address, CountryCode, Currency, DeliveryMethod, Email, IncomingStock, LocalizedText, MediaRef,
-    Money, Order, OrderCustomer, OrderLine, OrderStatus, OrderTotals, PaymentState, Price,
-    PriceKind, PriceScope, Product, ProductStatus, RequestedDocument, ShippingCharge, StockLevel,
-    TaxRate, Variant, VatId,
+    Money, Order, OrderCustomer, OrderLine, OrderStatus, OrderTotals, Payment, PaymentKind,
+    PaymentState, Price, PriceKind, PriceScope, Product, ProductStatus, RequestedDocument,
+    ShippingCharge, StockLevel, TaxRate, Variant, VatId,
 };
 use rust_decimal::Decimal;
 
@@ -562,6 +562,7 @@ impl OrderGenerator {
             },
             payment_state,
             payment_method: Some(payment_method.to_owned()),
+            payments: vec![],
             delivery,
             status: OrderStatus::Processing,
             source_status: Some("processing".to_owned()),
@@ -573,6 +574,16 @@ impl OrderGenerator {
             note: None,
         };
         order.totals = order.computed_totals().ok()?;
+        if order.payment_state == PaymentState::Paid {
+            order.payments.push(Payment {
+                order_number: String::new(),
+                kind: PaymentKind::Capture,
+                amount: order.totals.total,
+                method: payment_method.to_owned(),
+                transaction_id: format!("txn_{:016x}", rng.u64(..)),
+                at: placed_at,
+            });
+        }
         Some(order)
     }
 }

@@ -6,8 +6,13 @@ use std::fs::{File, OpenOptions};
 use std::io::{Read, Write};
 use std::path::Path;
 
-use kontor_connector::{CustomerRef, SalesDocument, SalesDraft};
-use kontor_model::{Customer, Order, Price, Product, StockLevel};
+use kontor_connector::{
+    CustomerRef, FulfilmentRef, PaymentRecord, PriceUpdate, ReturnDocument, SalesDocument,
+    SalesDraft, TransferRef,
+};
+use kontor_model::{
+    Customer, Invoice, Order, Price, Product, Return, Shipment, StockLevel, StockTransfer,
+};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -23,6 +28,44 @@ pub(crate) struct ProductRecord {
 pub(crate) struct SaleRecord {
     pub document: SalesDocument,
     pub draft: SalesDraft,
+    /// Stock this sale holds reserved, by (SKU, warehouse).
+    #[serde(default)]
+    pub reserved: Vec<(String, String, rust_decimal::Decimal)>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct InvoiceRecord {
+    pub id: String,
+    pub sale_id: String,
+    pub invoice: Invoice,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct FulfilmentRecord {
+    pub order_id: String,
+    pub fulfilment: FulfilmentRef,
+    pub shipment: Shipment,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct ReturnDocumentRecord {
+    pub sale_id: String,
+    pub document: ReturnDocument,
+    pub goods_return: Return,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct TransferRecord {
+    pub transfer: TransferRef,
+    pub details: StockTransfer,
+}
+
+/// A file put on a shop order (only its size and hash are kept).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct AttachedInvoice {
+    pub order_id: String,
+    pub number: String,
+    pub pdf_bytes: Option<usize>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -41,6 +84,21 @@ pub(crate) enum Mutation {
     Sale(Box<SaleRecord>),
     Customer(CustomerRecord),
     Price(Price),
+    /// A price as a shop holds it (with the shop's ids).
+    ShopPrice(Box<PriceUpdate>),
+    Payment {
+        sale_id: String,
+        record: PaymentRecord,
+    },
+    Invoice(Box<InvoiceRecord>),
+    AttachedInvoice(AttachedInvoice),
+    Shipment(Box<Shipment>),
+    Fulfilment(Box<FulfilmentRecord>),
+    Return(Box<Return>),
+    ReturnDocument(Box<ReturnDocumentRecord>),
+    /// A customer account in a shop.
+    Account(CustomerRecord),
+    Transfer(Box<TransferRecord>),
 }
 
 /// A feed of changes of one collection: change sequence → key. A key appears once, at
@@ -89,6 +147,23 @@ pub(crate) struct State {
     pub customers: BTreeMap<String, CustomerRecord>,
     /// Prices by SKU and scope (`base`, `price_list:wholesale`, …).
     pub prices: BTreeMap<(String, String), Price>,
+    pub price_feed: Feed<(String, String)>,
+    /// Shop side: prices by SKU, scope and the shop's scope id.
+    pub shop_prices: BTreeMap<(String, String, String), PriceUpdate>,
+    pub customer_feed: Feed<String>,
+    pub sale_feed: Feed<String>,
+    pub payments: BTreeMap<String, Vec<PaymentRecord>>,
+    pub invoices: BTreeMap<String, InvoiceRecord>,
+    pub invoice_feed: Feed<String>,
+    pub attached_invoices: BTreeMap<String, Vec<AttachedInvoice>>,
+    pub shipments: BTreeMap<String, Shipment>,
+    pub shipment_feed: Feed<String>,
+    pub fulfilments: BTreeMap<String, Vec<FulfilmentRecord>>,
+    pub returns: BTreeMap<String, Return>,
+    pub return_feed: Feed<String>,
+    pub return_documents: BTreeMap<String, ReturnDocumentRecord>,
+    pub accounts: BTreeMap<String, CustomerRecord>,
+    pub transfers: BTreeMap<String, TransferRecord>,
 }
 
 /// A stable key for a price's scope.
@@ -146,6 +221,7 @@ impl State {
             Mutation::Sale(record) => {
                 let id = record.document.id.clone();
                 self.saw_id(&id);
+                self.sale_feed.touch(id.clone(), seq);
                 let same_ref = self
                     .sales_by_reference
                     .entry(record.document.reference.clone())
@@ -157,11 +233,67 @@ impl State {
             }
             Mutation::Customer(record) => {
                 self.saw_id(&record.id);
+                self.customer_feed.touch(record.id.clone(), seq);
                 self.customers.insert(record.id.clone(), record);
             }
             Mutation::Price(price) => {
-                self.prices
-                    .insert((price.sku.clone(), scope_key(&price.scope)), price);
+                let key = (price.sku.clone(), scope_key(&price.scope));
+                self.price_feed.touch(key.clone(), seq);
+                self.prices.insert(key, price);
+            }
+            Mutation::ShopPrice(update) => {
+                let key = (
+                    update.price.sku.clone(),
+                    scope_key(&update.price.scope),
+                    update.scope_id.clone().unwrap_or_default(),
+                );
+                self.shop_prices.insert(key, *update);
+            }
+            Mutation::Payment { sale_id, record } => {
+                self.saw_id(&record.id);
+                self.payments.entry(sale_id).or_default().push(record);
+            }
+            Mutation::Invoice(record) => {
+                self.saw_id(&record.id);
+                self.invoice_feed.touch(record.id.clone(), seq);
+                self.invoices.insert(record.id.clone(), *record);
+            }
+            Mutation::AttachedInvoice(attached) => {
+                let list = self
+                    .attached_invoices
+                    .entry(attached.order_id.clone())
+                    .or_default();
+                list.retain(|a| a.number != attached.number);
+                list.push(attached);
+            }
+            Mutation::Shipment(shipment) => {
+                self.shipment_feed.touch(shipment.reference.clone(), seq);
+                self.shipments.insert(shipment.reference.clone(), *shipment);
+            }
+            Mutation::Fulfilment(record) => {
+                self.saw_id(&record.fulfilment.id);
+                self.fulfilments
+                    .entry(record.order_id.clone())
+                    .or_default()
+                    .push(*record);
+            }
+            Mutation::Return(goods_return) => {
+                self.return_feed.touch(goods_return.reference.clone(), seq);
+                self.returns
+                    .insert(goods_return.reference.clone(), *goods_return);
+            }
+            Mutation::ReturnDocument(record) => {
+                self.saw_id(&record.document.id);
+                self.return_documents
+                    .insert(record.document.id.clone(), *record);
+            }
+            Mutation::Account(record) => {
+                self.saw_id(&record.id);
+                self.accounts.insert(record.id.clone(), record);
+            }
+            Mutation::Transfer(record) => {
+                self.saw_id(&record.transfer.id);
+                self.transfers.insert(record.transfer.id.clone(), *record);
             }
         }
     }

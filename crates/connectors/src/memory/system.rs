@@ -8,12 +8,14 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use kontor_connector::{ConnectorError, SalesDocument};
-use kontor_model::{Customer, Order, Price, Product, StockLevel};
+use kontor_model::{
+    Customer, Order, OrderStatus, Price, Product, Return, Shipment, ShipmentLine, StockLevel,
+};
 
-use super::state::{Journal, Mutation, ProductRecord, State};
+use super::state::{CustomerRecord, Journal, Mutation, ProductRecord, State};
 
 /// How the memory system misbehaves.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Knobs {
     /// Added to every call.
     pub latency: Duration,
@@ -25,6 +27,21 @@ pub struct Knobs {
     pub outage: Option<Outage>,
     /// Most records one batch call accepts.
     pub batch_size: usize,
+    /// The ERP warehouse sales reserve and returns go to, unless a line says otherwise.
+    pub default_warehouse: String,
+}
+
+impl Default for Knobs {
+    fn default() -> Self {
+        Knobs {
+            latency: Duration::ZERO,
+            error_rate: 0.0,
+            rate_limit: None,
+            outage: None,
+            batch_size: 100,
+            default_warehouse: super::seed::WEB_WAREHOUSE.to_owned(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -82,10 +99,7 @@ impl MemorySystem {
             inner: Arc::new(Inner {
                 name: name.to_owned(),
                 data: Mutex::new(Locked { state, journal }),
-                knobs: Mutex::new(Knobs {
-                    batch_size: 100,
-                    ..Knobs::default()
-                }),
+                knobs: Mutex::new(Knobs::default()),
                 bucket: Mutex::new(TokenBucket {
                     tokens: 0.0,
                     refilled: Instant::now(),
@@ -193,6 +207,17 @@ impl MemorySystem {
         Ok(())
     }
 
+    /// Refuses a batch bigger than the system takes, as a real API answers 400.
+    pub(crate) fn check_batch(&self, len: usize) -> Result<(), ConnectorError> {
+        let limit = self.knobs().batch_size.max(1);
+        if len > limit {
+            return Err(ConnectorError::rejected(format!(
+                "a batch takes at most {limit} records, got {len}"
+            )));
+        }
+        Ok(())
+    }
+
     /// Reads the state.
     pub(crate) fn read<R>(&self, f: impl FnOnce(&State) -> R) -> R {
         f(&lock(&self.inner.data).state)
@@ -273,6 +298,13 @@ impl MemorySystem {
             if order.number.is_empty() {
                 order.number = format!("#{}", 1000 + state.orders.len() + 1);
             }
+            for payment in order
+                .payments
+                .iter_mut()
+                .filter(|p| p.order_number.is_empty())
+            {
+                payment.order_number.clone_from(&order.number);
+            }
             (vec![Mutation::Order(Box::new(order.clone()))], order)
         })
     }
@@ -339,6 +371,217 @@ impl MemorySystem {
     /// The draft a sales document was created from (what Kontor sent).
     pub fn sale_draft(&self, sale_id: &str) -> Option<kontor_connector::SalesDraft> {
         self.read(|s| s.sales.get(sale_id).map(|r| r.draft.clone()))
+    }
+
+    /// The warehouse ships goods of a sale (all of it, or these lines), as the ERP's
+    /// staff would: stock leaves the warehouse and the sale moves on.
+    pub fn ship(
+        &self,
+        sale_id: &str,
+        lines: Option<Vec<(String, rust_decimal::Decimal)>>,
+        carrier: &str,
+        tracking: &str,
+    ) -> Result<Shipment, ConnectorError> {
+        let default_warehouse = self.knobs().default_warehouse;
+        self.write(|state| {
+            let Some(record) = state.sales.get(sale_id).cloned() else {
+                return (
+                    vec![],
+                    Err(ConnectorError::NotFound {
+                        what: format!("sale {sale_id}"),
+                    }),
+                );
+            };
+            let goods: Vec<(String, rust_decimal::Decimal)> = lines.unwrap_or_else(|| {
+                record
+                    .draft
+                    .lines
+                    .iter()
+                    .filter(|l| l.product_id.is_some())
+                    .map(|l| (l.sku.clone(), l.quantity))
+                    .collect()
+            });
+            let already: usize = state
+                .shipments
+                .values()
+                .filter(|s| s.order_number == record.document.reference)
+                .count();
+            let shipment = Shipment {
+                reference: format!("{}-WZ{}", sale_id, already + 1),
+                order_number: record.document.reference.clone(),
+                carrier: Some(carrier.to_owned()),
+                tracking_number: Some(tracking.to_owned()),
+                tracking_url: Some(format!("https://tracking.example.com/{tracking}")),
+                lines: goods
+                    .iter()
+                    .map(|(sku, quantity)| ShipmentLine {
+                        sku: sku.clone(),
+                        quantity: *quantity,
+                    })
+                    .collect(),
+                warehouse: Some(default_warehouse.clone()),
+                shipped_at: chrono::Utc::now(),
+            };
+            let mut moves = Vec::new();
+            let mut still_reserved = record.reserved.clone();
+            for (sku, quantity) in &goods {
+                let warehouse = record
+                    .reserved
+                    .iter()
+                    .find(|(s, _, _)| s == sku)
+                    .map_or(default_warehouse.clone(), |(_, w, _)| w.clone());
+                let held = record
+                    .reserved
+                    .iter()
+                    .find(|(s, _, _)| s == sku)
+                    .map_or(rust_decimal::Decimal::ZERO, |(_, _, q)| (*q).min(*quantity));
+                moves.push((sku.clone(), warehouse, -held, -*quantity));
+                for reserved in still_reserved.iter_mut().filter(|(s, _, _)| s == sku) {
+                    reserved.2 -= held;
+                }
+            }
+            still_reserved.retain(|(_, _, q)| !q.is_zero());
+            let mut updated = record.clone();
+            updated.reserved = still_reserved;
+            let shipped_everything = updated.reserved.is_empty();
+            updated.document.status = if shipped_everything {
+                OrderStatus::Shipped
+            } else {
+                OrderStatus::PartiallyShipped
+            };
+            updated.document.state = if shipped_everything {
+                "done".into()
+            } else {
+                "processing".into()
+            };
+            let mut mutations = super::ports::stock_moves(state, &moves);
+            mutations.push(Mutation::Shipment(Box::new(shipment.clone())));
+            mutations.push(Mutation::Sale(Box::new(updated)));
+            (mutations, Ok(shipment))
+        })?
+    }
+
+    /// The ERP moves a sale to another state (staff at work).
+    pub fn set_sale_status(
+        &self,
+        sale_id: &str,
+        status: OrderStatus,
+        state_name: &str,
+    ) -> Result<(), ConnectorError> {
+        self.write(|state| match state.sales.get(sale_id).cloned() {
+            None => (
+                vec![],
+                Err(ConnectorError::NotFound {
+                    what: format!("sale {sale_id}"),
+                }),
+            ),
+            Some(mut record) => {
+                record.document.status = status;
+                record.document.state = state_name.to_owned();
+                (vec![Mutation::Sale(Box::new(record))], Ok(()))
+            }
+        })?
+    }
+
+    /// A return or refund entered in the shop.
+    pub fn add_return(&self, goods_return: Return) -> Result<(), ConnectorError> {
+        self.write(|_| (vec![Mutation::Return(Box::new(goods_return))], ()))
+    }
+
+    /// A customer kept in the ERP (a B2B account); returns its id.
+    pub fn put_customer(&self, customer: Customer) -> Result<String, ConnectorError> {
+        self.write(|state| {
+            let id = state
+                .customers
+                .values()
+                .find(|c| c.customer.reference == customer.reference)
+                .map(|c| c.id.clone())
+                .unwrap_or_else(|| state.new_id("c"));
+            (
+                vec![Mutation::Customer(CustomerRecord {
+                    id: id.clone(),
+                    customer,
+                })],
+                id,
+            )
+        })
+    }
+
+    pub fn sale(&self, sale_id: &str) -> Option<SalesDocument> {
+        self.read(|s| s.sales.get(sale_id).map(|r| r.document.clone()))
+    }
+
+    /// Stock a sale holds reserved, by (SKU, warehouse).
+    pub fn reserved_by(&self, sale_id: &str) -> Vec<(String, String, rust_decimal::Decimal)> {
+        self.read(|s| {
+            s.sales
+                .get(sale_id)
+                .map(|r| r.reserved.clone())
+                .unwrap_or_default()
+        })
+    }
+
+    pub fn shop_prices(&self) -> Vec<kontor_connector::PriceUpdate> {
+        self.read(|s| s.shop_prices.values().cloned().collect())
+    }
+
+    pub fn payments_of_sale(&self, sale_id: &str) -> Vec<kontor_connector::PaymentRecord> {
+        self.read(|s| s.payments.get(sale_id).cloned().unwrap_or_default())
+    }
+
+    pub fn invoices(&self) -> Vec<kontor_model::Invoice> {
+        self.read(|s| s.invoices.values().map(|r| r.invoice.clone()).collect())
+    }
+
+    /// Invoice numbers on a shop order, and the size of each attached PDF.
+    pub fn attached_invoices(&self, order_id: &str) -> Vec<(String, Option<usize>)> {
+        self.read(|s| {
+            s.attached_invoices
+                .get(order_id)
+                .into_iter()
+                .flatten()
+                .map(|a| (a.number.clone(), a.pdf_bytes))
+                .collect()
+        })
+    }
+
+    /// Fulfilments on a shop order, with the shipments they were made from.
+    pub fn fulfilments(&self, order_id: &str) -> Vec<(kontor_connector::FulfilmentRef, Shipment)> {
+        self.read(|s| {
+            s.fulfilments
+                .get(order_id)
+                .into_iter()
+                .flatten()
+                .map(|f| (f.fulfilment.clone(), f.shipment.clone()))
+                .collect()
+        })
+    }
+
+    pub fn return_documents(&self) -> Vec<kontor_connector::ReturnDocument> {
+        self.read(|s| {
+            s.return_documents
+                .values()
+                .map(|r| r.document.clone())
+                .collect()
+        })
+    }
+
+    pub fn accounts(&self) -> Vec<(String, Customer)> {
+        self.read(|s| {
+            s.accounts
+                .values()
+                .map(|a| (a.id.clone(), a.customer.clone()))
+                .collect()
+        })
+    }
+
+    pub fn transfers(&self) -> Vec<(kontor_connector::TransferRef, kontor_model::StockTransfer)> {
+        self.read(|s| {
+            s.transfers
+                .values()
+                .map(|t| (t.transfer.clone(), t.details.clone()))
+                .collect()
+        })
     }
 
     pub fn customers(&self) -> Vec<Customer> {

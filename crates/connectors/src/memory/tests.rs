@@ -195,6 +195,8 @@ async fn like_any_erp_it_creates_a_second_sale_if_asked_twice() {
                 unit_price: l.unit_price,
                 discount: l.discount,
                 tax_rate: l.tax_rate,
+                tax_code: None,
+                warehouse: None,
             })
             .collect(),
         prices_include_tax: true,
@@ -270,4 +272,263 @@ async fn knobs_make_it_down_throttled_or_flaky_and_calls_are_counted() {
         Err(ConnectorError::Unavailable { .. })
     ));
     assert_eq!(erp.api_calls().get("stock.list"), Some(&4));
+}
+
+/// A sale for a generated order, created the way the orders flow would.
+async fn sale_for_new_order(
+    erp: &MemorySystem,
+) -> (kontor_model::Order, kontor_connector::SalesDocument) {
+    let customer = erp
+        .create_customer(&Customer {
+            reference: "c".into(),
+            kind: CustomerKind::Person,
+            name: "Anna".into(),
+            email: None,
+            phone: None,
+            addresses: vec![],
+            group: None,
+            price_list: None,
+            payment_terms: None,
+            credit_limit: None,
+            balance: None,
+        })
+        .await
+        .unwrap();
+    let mut generator = OrderGenerator::new(8, SellableItem::from_system(erp));
+    let mut order = generator.next_order(Utc::now()).unwrap();
+    order.id = "o-9".into();
+    order.number = "#2001".into();
+    let skus: Vec<String> = order.lines.iter().map(|l| l.sku.clone()).collect();
+    let products = CatalogueSource::find_variants(erp, &skus).await.unwrap();
+    let draft = SalesDraft {
+        reference: order.number.clone(),
+        kind: SalesDocumentKind::CustomerOrder,
+        customer_id: customer.id,
+        lines: order
+            .lines
+            .iter()
+            .map(|l| kontor_connector::DraftLine {
+                product_id: products
+                    .iter()
+                    .find(|p| p.sku == l.sku)
+                    .map(|p| p.product_id.clone()),
+                sku: l.sku.clone(),
+                description: l.name.clone(),
+                quantity: l.quantity,
+                unit_price: l.unit_price,
+                discount: l.discount,
+                tax_rate: l.tax_rate,
+                tax_code: None,
+                warehouse: None,
+            })
+            .collect(),
+        prices_include_tax: true,
+        warehouse: None,
+        payment_method: None,
+        order: order.clone(),
+    };
+    let sale = erp.create_sale(&draft).await.unwrap();
+    (order, sale)
+}
+
+#[tokio::test]
+async fn a_customer_order_reserves_stock_until_shipped_or_cancelled() {
+    let erp = erp();
+    let before: Vec<_> = erp
+        .stock()
+        .into_iter()
+        .filter(|l| l.warehouse == WEB_WAREHOUSE)
+        .collect();
+    let (order, sale) = sale_for_new_order(&erp).await;
+    let line = &order.lines[0];
+    let reserved_before = before.iter().find(|l| l.sku == line.sku).unwrap().reserved;
+    let level = erp.stock_of(&line.sku, WEB_WAREHOUSE).unwrap();
+    assert_eq!(level.reserved, reserved_before + line.quantity);
+
+    // Shipping the first line: it leaves the warehouse and its reservation goes.
+    let on_hand = level.on_hand;
+    let shipment = erp
+        .ship(
+            &sale.id,
+            Some(vec![(line.sku.clone(), line.quantity)]),
+            "DPD",
+            "TRACK1",
+        )
+        .unwrap();
+    let after = erp.stock_of(&line.sku, WEB_WAREHOUSE).unwrap();
+    assert_eq!(
+        (after.on_hand, after.reserved),
+        (on_hand - line.quantity, reserved_before)
+    );
+    assert_eq!(shipment.order_number, order.number);
+    let expected = if order.lines.len() == 1 {
+        kontor_model::OrderStatus::Shipped
+    } else {
+        kontor_model::OrderStatus::PartiallyShipped
+    };
+    assert_eq!(erp.sale(&sale.id).unwrap().status, expected);
+    let shipments = kontor_connector::ShipmentSource::shipments_changed(&erp, None, 10)
+        .await
+        .unwrap();
+    assert_eq!(shipments.items.len(), 1);
+
+    // Cancelling releases what is still reserved.
+    let cancelled = erp
+        .cancel_sale(&sale.id, "customer cancelled")
+        .await
+        .unwrap();
+    assert_eq!(cancelled.status, kontor_model::OrderStatus::Cancelled);
+    assert!(erp.reserved_by(&sale.id).is_empty());
+    for l in order.lines.iter().skip(1) {
+        let original = before.iter().find(|b| b.sku == l.sku).unwrap().reserved;
+        assert_eq!(
+            erp.stock_of(&l.sku, WEB_WAREHOUSE).unwrap().reserved,
+            original,
+            "{}",
+            l.sku
+        );
+    }
+}
+
+#[tokio::test]
+async fn payments_receipts_and_invoices_with_a_real_pdf() {
+    use kontor_connector::{InvoiceSource, PaymentSink};
+    let erp = erp();
+    let (order, sale) = sale_for_new_order(&erp).await;
+    let payment = kontor_model::Payment {
+        order_number: order.number.clone(),
+        kind: kontor_model::PaymentKind::Capture,
+        amount: sale.total,
+        method: "card".into(),
+        transaction_id: "txn_1".into(),
+        at: Utc::now(),
+    };
+    erp.record_payment(&sale.id, &payment).await.unwrap();
+    assert_eq!(
+        erp.payments_of(&sale.id).await.unwrap()[0].transaction_id,
+        "txn_1"
+    );
+    let invoice = erp
+        .issue_document(&sale.id, kontor_model::InvoiceKind::Invoice)
+        .await
+        .unwrap();
+    assert_eq!(
+        (invoice.number.as_str(), invoice.total),
+        ("FV/00001", sale.total)
+    );
+    let pdf = erp.invoice_pdf(&invoice).await.unwrap();
+    assert!(pdf.starts_with(b"%PDF-1.4") && pdf.ends_with(b"%%EOF\n"));
+    assert!(String::from_utf8_lossy(&pdf).contains("FV/00001"));
+    assert_eq!(erp.invoices_changed(None, 10).await.unwrap().items.len(), 1);
+    let mut eur = payment.clone();
+    eur.amount = kontor_model::Money::parse("1", "EUR").unwrap();
+    assert!(matches!(
+        erp.record_payment(&sale.id, &eur).await,
+        Err(ConnectorError::Rejected { .. })
+    ));
+}
+
+#[tokio::test]
+async fn a_transfer_moves_stock_between_warehouses_and_a_release_frees_the_reservation() {
+    use kontor_connector::StockTransferSink;
+    let erp = erp();
+    let (order, sale) = sale_for_new_order(&erp).await;
+    let line = &order.lines[0];
+    let web = erp.stock_of(&line.sku, WEB_WAREHOUSE).unwrap();
+    let showroom = erp.stock_of(&line.sku, SHOWROOM_WAREHOUSE).unwrap();
+    let transfer = kontor_model::StockTransfer {
+        reference: format!("{}/pickup", order.number),
+        from_warehouse: WEB_WAREHOUSE.into(),
+        to_warehouse: SHOWROOM_WAREHOUSE.into(),
+        lines: vec![kontor_model::TransferLine {
+            sku: line.sku.clone(),
+            quantity: line.quantity,
+        }],
+        order_number: Some(order.number.clone()),
+        created_at: Utc::now(),
+    };
+    let made = erp.create_transfer(&transfer).await.unwrap();
+    assert_eq!(
+        erp.find_transfer(&transfer.reference).await.unwrap(),
+        Some(made)
+    );
+    erp.release_reservation(&sale.id).await.unwrap();
+    let web_after = erp.stock_of(&line.sku, WEB_WAREHOUSE).unwrap();
+    assert_eq!(web_after.on_hand, web.on_hand - line.quantity);
+    assert_eq!(web_after.reserved, web.reserved - line.quantity);
+    assert_eq!(
+        erp.stock_of(&line.sku, SHOWROOM_WAREHOUSE).unwrap().on_hand,
+        showroom.on_hand + line.quantity
+    );
+}
+
+#[tokio::test]
+async fn shop_accounts_upsert_by_email_and_prices_need_their_scope_ids() {
+    use kontor_connector::{AccountSink, AccountUpsert, PriceSink, PriceUpdate};
+    let erp = erp();
+    let shop = MemorySystem::new("shop");
+    let customer = Customer {
+        reference: "K-100".into(),
+        kind: CustomerKind::Company {
+            company_name: "Hotel Wisła".into(),
+            vat_id: Some(kontor_model::VatId::new("PL6762468116").unwrap()),
+        },
+        name: "Hotel Wisła".into(),
+        email: Some(Email::new("zakupy@hotel.pl").unwrap()),
+        phone: None,
+        addresses: vec![],
+        group: Some("wholesale".into()),
+        price_list: None,
+        payment_terms: None,
+        credit_limit: Some(kontor_model::Money::parse("10000", "PLN").unwrap()),
+        balance: Some(kontor_model::Money::parse("1250.40", "PLN").unwrap()),
+    };
+    let first = shop
+        .upsert_accounts(&[AccountUpsert {
+            customer: customer.clone(),
+            account_id: None,
+        }])
+        .await
+        .unwrap()
+        .remove(0)
+        .unwrap();
+    let again = shop
+        .upsert_accounts(&[AccountUpsert {
+            customer,
+            account_id: None,
+        }])
+        .await
+        .unwrap()
+        .remove(0)
+        .unwrap();
+    assert!(first.created && !again.created && first.account_id == again.account_id);
+    assert_eq!(shop.accounts().len(), 1);
+
+    let product = erp.product_by_sku("MUG-330").unwrap();
+    shop.upsert_products(&[ProductUpsert {
+        product,
+        product_id: None,
+    }])
+    .await
+    .unwrap();
+    let mut price = erp
+        .prices()
+        .into_iter()
+        .find(|p| p.sku == "MUG-330")
+        .unwrap();
+    price.scope = kontor_model::PriceScope::Customer("K-100".into());
+    let without_id = PriceUpdate {
+        price: price.clone(),
+        variant_id: None,
+        scope_id: None,
+    };
+    let with_id = PriceUpdate {
+        price,
+        variant_id: None,
+        scope_id: Some(first.account_id),
+    };
+    let results = shop.set_prices(&[without_id, with_id]).await.unwrap();
+    assert!(matches!(results[0], Err(ConnectorError::Rejected { .. })));
+    assert!(results[1].is_ok());
+    assert_eq!(shop.shop_prices().len(), 1);
 }

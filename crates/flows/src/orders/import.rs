@@ -180,6 +180,8 @@ impl OrdersFlow {
                 unit_price: line.unit_price,
                 discount: line.discount,
                 tax_rate: line.tax_rate,
+                tax_code: self.mappings.tax_code(line.tax_rate),
+                warehouse: None,
             });
         }
         if let Some(shipping) = &order.shipping {
@@ -198,6 +200,8 @@ impl OrdersFlow {
                 unit_price: shipping.amount,
                 discount: Money::zero(order.currency),
                 tax_rate: shipping.tax_rate,
+                tax_code: self.mappings.tax_code(shipping.tax_rate),
+                warehouse: None,
             });
         }
         if !missing.is_empty() {
@@ -224,6 +228,8 @@ impl OrdersFlow {
                     .map_err(|e| JobError::permanent("invalid_order", e.to_string()))?,
                 discount: Money::zero(order.currency),
                 tax_rate: discount.tax_rate,
+                tax_code: self.mappings.tax_code(discount.tax_rate),
+                warehouse: None,
             });
         }
         Ok(SalesDraft {
