@@ -14,20 +14,56 @@ use serde::{Deserialize, Serialize};
 pub enum FlowKind {
     /// Products and variants, ERP → shop.
     Catalogue,
+    /// Prices, price lists, group and customer prices, promotions, ERP → shop.
+    Prices,
     /// Sellable stock per location, ERP → shop.
     Stock,
+    /// B2B customer accounts, ERP → shop.
+    Customers,
     /// Orders, shop → ERP sales documents.
     Orders,
+    /// Payments, shop → ERP, and the receipt or invoice.
+    Payments,
+    /// Invoices and their PDFs, ERP → shop orders.
+    Invoices,
+    /// Shipments, ERP → shop fulfilments with tracking.
+    Shipments,
+    /// Order statuses, ERP → shop.
+    OrderStatus,
+    /// Returns and refunds, shop → ERP credit notes or goods returns.
+    Returns,
+    /// Showroom pickup: stock transfers to the showroom, shop → ERP.
+    Showroom,
 }
 
 impl FlowKind {
-    pub const ALL: [FlowKind; 3] = [FlowKind::Catalogue, FlowKind::Stock, FlowKind::Orders];
+    pub const ALL: [FlowKind; 11] = [
+        FlowKind::Catalogue,
+        FlowKind::Prices,
+        FlowKind::Stock,
+        FlowKind::Customers,
+        FlowKind::Orders,
+        FlowKind::Payments,
+        FlowKind::Invoices,
+        FlowKind::Shipments,
+        FlowKind::OrderStatus,
+        FlowKind::Returns,
+        FlowKind::Showroom,
+    ];
 
     pub fn as_str(&self) -> &'static str {
         match self {
             FlowKind::Catalogue => "catalogue",
+            FlowKind::Prices => "prices",
             FlowKind::Stock => "stock",
+            FlowKind::Customers => "customers",
             FlowKind::Orders => "orders",
+            FlowKind::Payments => "payments",
+            FlowKind::Invoices => "invoices",
+            FlowKind::Shipments => "shipments",
+            FlowKind::OrderStatus => "order_status",
+            FlowKind::Returns => "returns",
+            FlowKind::Showroom => "showroom",
         }
     }
 }
@@ -105,12 +141,18 @@ impl FlowConfig {
         if let Some(kind) = self.kind {
             return Ok(kind);
         }
-        FlowKind::ALL.into_iter().find(|k| k.as_str() == name).ok_or_else(|| {
-            ConfigProblem::new(
-                format!("flows.{name}.kind"),
-                "is required (one of catalogue, stock, orders) when the flow's name is not its kind",
-            )
-        })
+        FlowKind::ALL
+            .into_iter()
+            .find(|k| k.as_str() == name)
+            .ok_or_else(|| {
+                ConfigProblem::new(
+                    format!("flows.{name}.kind"),
+                    format!(
+                        "is required when the flow's name is not its kind (one of {})",
+                        FlowKind::ALL.map(|k| k.as_str()).join(", ")
+                    ),
+                )
+            })
     }
 
     /// Parses the options of this flow's kind, naming the offending key on error.
@@ -175,6 +217,28 @@ impl Mappings {
         self.tax_rates
             .get(&rate.percent().normalize().to_string())
             .cloned()
+    }
+
+    /// The shop's SKU for an ERP SKU (the map is kept shop → ERP).
+    pub fn shop_sku<'a>(&'a self, erp_sku: &'a str) -> &'a str {
+        self.sku
+            .iter()
+            .find(|(_, erp)| erp.as_str() == erp_sku)
+            .map(|(shop, _)| shop.as_str())
+            .unwrap_or(erp_sku)
+    }
+
+    /// Kontor's status for a shop's own status name, when the map has it.
+    pub fn status_of(&self, shop_status: &str) -> Option<OrderStatus> {
+        self.order_status.get(shop_status).copied()
+    }
+
+    /// The shop's own status name for Kontor's status, when the map has one.
+    pub fn shop_status(&self, status: OrderStatus) -> Option<&str> {
+        self.order_status
+            .iter()
+            .find(|(_, s)| **s == status)
+            .map(|(name, _)| name.as_str())
     }
 
     /// The shop's customer group for an ERP group (the map is kept shop → ERP).

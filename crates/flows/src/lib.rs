@@ -3,10 +3,19 @@
 //! flow knows no vendor.
 
 pub mod catalogue;
+mod common;
 pub mod config;
+pub mod customers;
 mod error;
 pub mod flow;
+pub mod invoices;
+pub mod order_status;
 pub mod orders;
+pub mod payments;
+pub mod prices;
+pub mod returns;
+pub mod shipments;
+pub mod showroom;
 pub mod stock;
 
 use std::collections::BTreeMap;
@@ -32,6 +41,20 @@ pub mod kinds {
     pub const STOCK: &str = "stock";
     /// The ERP's stock of one SKU in one warehouse, keyed `SKU@warehouse`.
     pub const STOCK_LEVEL: &str = "stock_level";
+    /// A price as sent to a shop, keyed by SKU, scope and minimum quantity.
+    pub const PRICE: &str = "price";
+    /// A payment recorded in the ERP, keyed `order entity/transaction id`.
+    pub const PAYMENT: &str = "payment";
+    /// A receipt or invoice issued for an order, keyed by the order's entity.
+    pub const INVOICE: &str = "invoice";
+    /// A shipment from the ERP, keyed by its reference; carries the order number.
+    pub const SHIPMENT: &str = "shipment";
+    /// A return recorded in the ERP, keyed `order entity/return reference`.
+    pub const RETURN: &str = "return";
+    /// A stock transfer made for an order, keyed `order entity/purpose`.
+    pub const TRANSFER: &str = "transfer";
+    /// The order status last sent to a shop, keyed by the order's entity.
+    pub const ORDER_STATUS: &str = "order_status";
 }
 
 /// A new Kontor entity id: time-ordered, unique across processes.
@@ -52,17 +75,22 @@ pub(crate) fn entity_id_for(tenant: &str, kind: &str, system: &str, external_id:
 
 /// What a kind of flow needs of its source (`from`) and target (`to`) connections.
 pub fn needs(kind: FlowKind) -> (&'static [Capability], &'static [Capability]) {
+    use Capability::*;
     match kind {
-        FlowKind::Catalogue => (&[Capability::CatalogueRead], &[Capability::CatalogueWrite]),
-        FlowKind::Stock => (&[Capability::StockRead], &[Capability::StockWrite]),
-        FlowKind::Orders => (
-            &[Capability::OrderRead],
-            &[
-                Capability::SalesWrite,
-                Capability::CustomerWrite,
-                Capability::CatalogueRead,
-            ],
+        FlowKind::Catalogue => (&[CatalogueRead], &[CatalogueWrite]),
+        FlowKind::Prices => (&[PriceRead], &[PriceWrite]),
+        FlowKind::Stock => (&[StockRead], &[StockWrite]),
+        FlowKind::Customers => (&[CustomerRead], &[AccountWrite]),
+        FlowKind::Orders => (&[OrderRead], &[SalesWrite, CustomerWrite, CatalogueRead]),
+        FlowKind::Payments => (&[OrderRead], &[PaymentWrite]),
+        FlowKind::Invoices => (&[InvoiceRead], &[InvoiceWrite]),
+        FlowKind::Shipments => (
+            &[ShipmentRead],
+            &[FulfilmentWrite, OrderRead, OrderStatusWrite],
         ),
+        FlowKind::OrderStatus => (&[SalesRead], &[OrderStatusWrite]),
+        FlowKind::Returns => (&[ReturnRead], &[ReturnWrite]),
+        FlowKind::Showroom => (&[OrderRead], &[TransferWrite]),
     }
 }
 
@@ -93,8 +121,22 @@ fn check_options(name: &str, kind: FlowKind, config: &FlowConfig) -> Result<(), 
         FlowKind::Catalogue => config
             .options::<catalogue::CatalogueOptions>(name)
             .map(drop),
+        FlowKind::Prices => config.options::<prices::PricesOptions>(name).map(drop),
         FlowKind::Stock => config.options::<stock::StockOptions>(name).map(drop),
+        FlowKind::Customers => config
+            .options::<customers::CustomersOptions>(name)
+            .map(drop),
         FlowKind::Orders => config.options::<orders::OrdersOptions>(name).map(drop),
+        FlowKind::Payments => config.options::<payments::PaymentsOptions>(name).map(drop),
+        FlowKind::Invoices => config.options::<invoices::InvoicesOptions>(name).map(drop),
+        FlowKind::Shipments => config
+            .options::<shipments::ShipmentsOptions>(name)
+            .map(drop),
+        FlowKind::OrderStatus => config
+            .options::<order_status::OrderStatusOptions>(name)
+            .map(drop),
+        FlowKind::Returns => config.options::<returns::ReturnsOptions>(name).map(drop),
+        FlowKind::Showroom => config.options::<showroom::ShowroomOptions>(name).map(drop),
     }
 }
 
@@ -239,27 +281,104 @@ fn build_one(
         .get(&config.from)
         .ok_or_else(|| missing("from"))?;
     let to = connections.get(&config.to).ok_or_else(|| missing("to"))?;
+    // Checked against the connections' capabilities already; a missing port here means
+    // a connector declared a capability it does not offer.
+    macro_rules! port {
+        ($end:ident . $accessor:ident) => {
+            $end.$accessor().ok_or_else(|| missing(stringify!($end)))?
+        };
+    }
     let flow: Arc<dyn Flow> = match kind {
         FlowKind::Catalogue => Arc::new(catalogue::CatalogueFlow {
             options: config.options(name)?,
-            erp: from.catalogue_source().ok_or_else(|| missing("from"))?,
-            shop: to.catalogue_sink().ok_or_else(|| missing("to"))?,
+            erp: port!(from.catalogue_source),
+            shop: port!(to.catalogue_sink),
+            ctx,
+        }),
+        FlowKind::Prices => Arc::new(prices::PricesFlow {
+            options: config.options(name)?,
+            mappings,
+            erp: port!(from.price_source),
+            shop: port!(to.price_sink),
             ctx,
         }),
         FlowKind::Stock => Arc::new(stock::StockFlow {
             options: config.options(name)?,
             mappings,
-            erp: from.stock_source().ok_or_else(|| missing("from"))?,
-            shop: to.stock_sink().ok_or_else(|| missing("to"))?,
+            erp: port!(from.stock_source),
+            shop: port!(to.stock_sink),
             ctx,
         }),
-        FlowKind::Orders => Arc::new(orders::OrdersFlow {
+        FlowKind::Customers => Arc::new(customers::CustomersFlow {
             options: config.options(name)?,
             mappings,
-            shop_orders: from.order_source().ok_or_else(|| missing("from"))?,
-            erp_sales: to.sales_sink().ok_or_else(|| missing("to"))?,
-            erp_customers: to.customer_sink().ok_or_else(|| missing("to"))?,
-            erp_catalogue: to.catalogue_source().ok_or_else(|| missing("to"))?,
+            erp: port!(from.customer_source),
+            shop: port!(to.account_sink),
+            ctx,
+        }),
+        FlowKind::Orders => {
+            let options: orders::OrdersOptions = config.options(name)?;
+            let erp_stock = if options.warehouses.is_empty() {
+                None
+            } else {
+                Some(to.stock_source().ok_or_else(|| {
+                    ConfigProblem::new(
+                        format!("flows.{name}.options.warehouses"),
+                        format!("splitting orders across warehouses needs connection `{}` to read stock", config.to),
+                    )
+                })?)
+            };
+            Arc::new(orders::OrdersFlow {
+                options,
+                mappings,
+                shop_orders: port!(from.order_source),
+                erp_sales: port!(to.sales_sink),
+                erp_customers: port!(to.customer_sink),
+                erp_catalogue: port!(to.catalogue_source),
+                erp_stock,
+                ctx,
+            })
+        }
+        FlowKind::Payments => Arc::new(payments::PaymentsFlow {
+            options: config.options(name)?,
+            shop: port!(from.order_source),
+            erp: port!(to.payment_sink),
+            ctx,
+        }),
+        FlowKind::Invoices => Arc::new(invoices::InvoicesFlow {
+            options: config.options(name)?,
+            erp: port!(from.invoice_source),
+            shop: port!(to.invoice_sink),
+            ctx,
+        }),
+        FlowKind::Shipments => Arc::new(shipments::ShipmentsFlow {
+            options: config.options(name)?,
+            mappings,
+            erp: port!(from.shipment_source),
+            shop: port!(to.fulfilment_sink),
+            shop_orders: port!(to.order_source),
+            shop_status: port!(to.order_status_sink),
+            ctx,
+        }),
+        FlowKind::OrderStatus => Arc::new(order_status::OrderStatusFlow {
+            options: config.options(name)?,
+            mappings,
+            erp: port!(from.sales_source),
+            shop: port!(to.order_status_sink),
+            ctx,
+        }),
+        FlowKind::Returns => Arc::new(returns::ReturnsFlow {
+            options: config.options(name)?,
+            mappings,
+            shop: port!(from.return_source),
+            erp: port!(to.return_sink),
+            ctx,
+        }),
+        FlowKind::Showroom => Arc::new(showroom::ShowroomFlow {
+            options: config.options(name)?,
+            mappings,
+            shop: port!(from.order_source),
+            erp: port!(to.transfer_sink),
             ctx,
         }),
     };

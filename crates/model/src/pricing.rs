@@ -18,7 +18,7 @@ pub enum PriceScope {
     PriceList(String),
     /// Everyone in a customer group.
     CustomerGroup(String),
-    /// One customer (B2B negotiated price), by the customer's reference in the ERP.
+    /// One customer (B2B negotiated price), by the customer's id in the price's source system.
     Customer(String),
 }
 

@@ -34,6 +34,13 @@ pub trait CustomerSink: Send + Sync {
     async fn create_customer(&self, customer: &Customer) -> Result<CustomerRef, ConnectorError>;
 }
 
+/// A customer with its id in the system it was read from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExternalCustomer {
+    pub id: String,
+    pub customer: Customer,
+}
+
 /// Reads customers (B2B accounts with their terms, limits and balances) from the ERP.
 #[async_trait]
 pub trait CustomerSource: Send + Sync {
@@ -41,7 +48,7 @@ pub trait CustomerSource: Send + Sync {
         &self,
         cursor: Option<&str>,
         limit: usize,
-    ) -> Result<Changes<Customer>, ConnectorError>;
+    ) -> Result<Changes<ExternalCustomer>, ConnectorError>;
 }
 
 /// A customer to create or update in a shop, with its account id there if known.

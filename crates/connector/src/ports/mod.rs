@@ -17,7 +17,7 @@ mod transfers;
 pub use catalogue::{CatalogueSink, CatalogueSource, ProductUpsert, ProductWritten, VariantRef};
 pub use customers::{
     AccountSink, AccountUpsert, AccountWritten, CustomerQuery, CustomerRef, CustomerSink,
-    CustomerSource,
+    CustomerSource, ExternalCustomer,
 };
 pub use fulfilment::{FulfilmentRef, FulfilmentSink, OrderStatusSink, SalesSource, ShipmentSource};
 pub use invoices::{InvoiceSink, InvoiceSource};

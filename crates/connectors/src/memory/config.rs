@@ -46,6 +46,9 @@ pub struct MemoryConfig {
     /// As an ERP: the warehouse sales reserve from and returns go to (default `MAIN`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub default_warehouse: Option<String>,
+    /// As an ERP: round tax per `document` (default) or per `line`.
+    #[serde(default)]
+    pub tax_rounding: super::system::TaxRounding,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -93,6 +96,7 @@ impl MemoryConfig {
                 .default_warehouse
                 .clone()
                 .unwrap_or_else(|| super::seed::WEB_WAREHOUSE.to_owned()),
+            tax_rounding: self.tax_rounding,
         }
     }
 }

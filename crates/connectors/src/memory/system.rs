@@ -29,6 +29,18 @@ pub struct Knobs {
     pub batch_size: usize,
     /// The ERP warehouse sales reserve and returns go to, unless a line says otherwise.
     pub default_warehouse: String,
+    /// How the ERP rounds tax on a sales document.
+    pub tax_rounding: TaxRounding,
+}
+
+/// Whether tax is rounded once per rate over the whole document (most ERPs' default), or
+/// on every line and then summed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TaxRounding {
+    #[default]
+    Document,
+    Line,
 }
 
 impl Default for Knobs {
@@ -40,6 +52,7 @@ impl Default for Knobs {
             outage: None,
             batch_size: 100,
             default_warehouse: super::seed::WEB_WAREHOUSE.to_owned(),
+            tax_rounding: TaxRounding::Document,
         }
     }
 }

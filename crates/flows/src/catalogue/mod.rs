@@ -7,9 +7,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use kontor_connector::{CatalogueSink, CatalogueSource, ProductUpsert};
-use kontor_engine::{
-    Cursor, Effects, JobContext, JobError, JobHandler, Link, NewJob, Store, content_hash,
-};
+use kontor_engine::{Effects, JobContext, JobError, JobHandler, Link, NewJob, Store, content_hash};
 use kontor_model::{Product, ProductStatus, Validate};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -234,25 +232,17 @@ impl CatalogueFlow {
     }
 
     fn export_job(&self, code: &str) -> NewJob {
-        NewJob::new(
-            &self.ctx.tenant,
-            self.ctx.step("export"),
-            json!({ "flow": self.ctx.name, "code": code }),
-        )
-        .dedupe_key(format!("catalogue.export:{}:{code}", self.ctx.name))
-        .ordering_key(format!("product:{}:{code}", self.ctx.to))
+        self.ctx
+            .item_job("export", code, json!({ "code": code }))
+            .ordering_key(format!("product:{}:{code}", self.ctx.to))
     }
 
     /// `catalogue.poll`: one page of changed products, sent in batches.
     pub(crate) async fn poll(&self, ctx: &JobContext) -> Result<Effects, JobError> {
-        let cursor = ctx
-            .store
-            .cursor(&self.ctx.tenant, &self.ctx.name, &self.ctx.from)
-            .await
-            .map_err(|e| store_failure("reading the catalogue cursor", e))?;
+        let cursor = self.ctx.cursor(&ctx.store).await?;
         let changes = self
             .erp
-            .products_changed(cursor.as_ref().map(|c| c.value.as_str()), self.page_size())
+            .products_changed(cursor.as_deref(), self.page_size())
             .await
             .map_err(|e| {
                 connector_failure(
@@ -264,14 +254,7 @@ impl CatalogueFlow {
         for (code, _) in &failed {
             effects = effects.enqueue(self.export_job(code));
         }
-        if let Some(next) = changes.cursor {
-            effects = effects.cursor(Cursor::new(
-                &self.ctx.tenant,
-                &self.ctx.name,
-                &self.ctx.from,
-                next,
-            ));
-        }
+        effects.cursors.extend(self.ctx.cursor_at(changes.cursor));
         if changes.more {
             effects = effects.enqueue(self.start_job());
         }
@@ -303,13 +286,7 @@ impl Flow for CatalogueFlow {
     }
 
     fn start_job(&self) -> NewJob {
-        NewJob::new(
-            &self.ctx.tenant,
-            self.ctx.step("poll"),
-            json!({ "flow": self.ctx.name }),
-        )
-        .dedupe_key(format!("catalogue.poll:{}", self.ctx.name))
-        .ordering_key(format!("catalogue.poll:{}", self.ctx.name))
+        self.ctx.poll_job(0)
     }
 
     fn jobs_for(&self, change: &crate::Change) -> Vec<NewJob> {
@@ -331,13 +308,10 @@ impl Flow for CatalogueFlow {
     }
 
     async fn plan(&self, store: &Store, limit: usize) -> Result<Plan, JobError> {
-        let cursor = store
-            .cursor(&self.ctx.tenant, &self.ctx.name, &self.ctx.from)
-            .await
-            .map_err(|e| store_failure("reading the catalogue cursor", e))?;
+        let cursor = self.ctx.cursor(store).await?;
         let changes = self
             .erp
-            .products_changed(cursor.as_ref().map(|c| c.value.as_str()), limit)
+            .products_changed(cursor.as_deref(), limit)
             .await
             .map_err(|e| {
                 connector_failure(

@@ -1,15 +1,17 @@
 //! Importing one order: decide what to do (reading only), then do it.
 
-use kontor_connector::{DraftLine, SalesDocument, SalesDraft};
+use std::collections::BTreeMap;
+
+use kontor_connector::{DraftLine, SalesDocument, SalesDraft, VariantRef};
 use kontor_engine::{
     Effects, EntityRecord, JobContext, JobError, Link, MatchKey, Store, content_hash,
 };
-use kontor_model::{Money, Order, PaymentState, Validate};
+use kontor_model::{Money, Order, OrderStatus, PaymentState, TaxRate, Validate, tax_breakdown};
 use rust_decimal::Decimal;
 use serde_json::json;
 
 use super::customers::CustomerPlan;
-use super::reconcile::reconcile;
+use super::reconcile::{reconcile, reconcile_draft};
 use super::{ImportOrder, ImportWhen, OrdersFlow};
 use crate::error::{bad_payload, connector_failure, store_failure};
 use crate::flow::{PlannedAction, PlannedChange};
@@ -17,9 +19,11 @@ use crate::kinds;
 
 /// What importing an order comes to.
 pub(crate) enum Decision {
-    /// Linked to an ERP document already.
+    /// Linked to an ERP document already; nothing to do.
     AlreadyImported { erp_id: String },
-    /// Not to be imported yet.
+    /// Imported, and now cancelled in the shop: cancel the ERP document.
+    Cancel { erp_id: String },
+    /// Not to be imported (yet).
     Wait { reason: String },
     /// An earlier attempt created the document but did not live to record it.
     Found { document: Box<SalesDocument> },
@@ -36,13 +40,22 @@ pub(crate) struct Prepared {
 }
 
 impl OrdersFlow {
+    /// The order as the shop has it, its status translated by the status map.
     async fn read_order(&self, order_id: &str) -> Result<Order, JobError> {
-        self.shop_orders.get_order(order_id).await.map_err(|e| {
+        let mut order = self.shop_orders.get_order(order_id).await.map_err(|e| {
             connector_failure(
                 &format!("reading order {order_id} from `{}`", self.ctx.from),
                 e,
             )
-        })
+        })?;
+        if let Some(status) = order
+            .source_status
+            .as_deref()
+            .and_then(|s| self.mappings.status_of(s))
+        {
+            order.status = status;
+        }
+        Ok(order)
     }
 
     /// Decides what importing `order_id` means now. Reads from both systems and the
@@ -53,13 +66,6 @@ impl OrdersFlow {
         order_id: &str,
     ) -> Result<Prepared, JobError> {
         let order = self.read_order(order_id).await?;
-        if let Err(errors) = order.validate() {
-            return Err(JobError::permanent(
-                "invalid_order",
-                format!("order {} cannot be imported: {errors}", order.number),
-            )
-            .with_details(json!({ "problems": errors.0 })));
-        }
         let t = &self.ctx.tenant;
         let failed = |e| store_failure("looking up order links", e);
         let entity = match store
@@ -70,18 +76,64 @@ impl OrdersFlow {
             Some(link) => link.entity_id,
             None => crate::new_entity_id(),
         };
-        if let Some(link) = store
+        let imported = store
             .link_by_entity(t, kinds::ORDER, &self.ctx.to, &entity)
             .await
-            .map_err(failed)?
-        {
+            .map_err(failed)?;
+        let cancelled = order.status == OrderStatus::Cancelled;
+        if let Some(link) = imported {
+            let decision = if cancelled && self.options.cancel_in_erp {
+                Decision::Cancel {
+                    erp_id: link.external_id,
+                }
+            } else {
+                Decision::AlreadyImported {
+                    erp_id: link.external_id,
+                }
+            };
             return Ok(Prepared {
                 order,
                 entity,
-                decision: Decision::AlreadyImported {
-                    erp_id: link.external_id,
-                },
+                decision,
             });
+        }
+        if cancelled {
+            let reason = format!(
+                "{} was cancelled in the shop before it reached the ERP; not imported",
+                order.number
+            );
+            return Ok(Prepared {
+                order,
+                entity,
+                decision: Decision::Wait { reason },
+            });
+        }
+        if let Err(errors) = order.validate() {
+            return Err(JobError::permanent(
+                "invalid_order",
+                format!("order {} cannot be imported: {errors}", order.number),
+            )
+            .with_details(json!({ "problems": errors.0 })));
+        }
+        if !self.options.currencies.is_empty() && !self.options.currencies.contains(&order.currency)
+        {
+            let accepted: Vec<String> = self
+                .options
+                .currencies
+                .iter()
+                .map(ToString::to_string)
+                .collect();
+            return Err(JobError::needs_human(
+                "currency_mismatch",
+                format!(
+                    "order {} is in {}, but `{}` takes orders in {} (flows.{}.options.currencies)",
+                    order.number,
+                    order.currency,
+                    self.ctx.to,
+                    accepted.join(", "),
+                    self.ctx.name
+                ),
+            ));
         }
         if let Some(reason) = self.not_ready(&order) {
             return Ok(Prepared {
@@ -132,78 +184,26 @@ impl OrdersFlow {
         })
     }
 
-    /// The sales document for `order`, with SKUs resolved to ERP products. The customer
-    /// is filled in when it is known.
-    async fn draft(&self, order: &Order) -> Result<SalesDraft, JobError> {
-        let mut wanted: Vec<String> = order
-            .lines
+    /// The ERP's products for these SKUs; unknown ones are named in a job error.
+    async fn products(
+        &self,
+        order: &Order,
+        wanted: Vec<(String, String)>,
+    ) -> Result<Vec<VariantRef>, JobError> {
+        let mut skus: Vec<String> = wanted.iter().map(|(sku, _)| sku.clone()).collect();
+        skus.sort();
+        skus.dedup();
+        let found = self.erp_catalogue.find_variants(&skus).await.map_err(|e| {
+            connector_failure(
+                &format!("looking up the order's products in `{}`", self.ctx.to),
+                e,
+            )
+        })?;
+        let missing: Vec<String> = wanted
             .iter()
-            .map(|l| self.mappings.erp_sku(&l.sku).to_owned())
+            .filter(|(sku, _)| !found.iter().any(|v| &v.sku == sku))
+            .map(|(sku, what)| format!("`{sku}` ({what})"))
             .collect();
-        let shipping_sku = order
-            .shipping
-            .as_ref()
-            .and_then(|s| self.mappings.shipping_methods.get(&s.method).cloned());
-        wanted.extend(shipping_sku.clone());
-        wanted.sort();
-        wanted.dedup();
-        let found = self
-            .erp_catalogue
-            .find_variants(&wanted)
-            .await
-            .map_err(|e| {
-                connector_failure(
-                    &format!("looking up the order's products in `{}`", self.ctx.to),
-                    e,
-                )
-            })?;
-        let product_of = |sku: &str| {
-            found
-                .iter()
-                .find(|v| v.sku == sku)
-                .map(|v| v.product_id.clone())
-        };
-
-        let mut missing = Vec::new();
-        let mut lines = Vec::new();
-        for (i, line) in order.lines.iter().enumerate() {
-            let sku = self.mappings.erp_sku(&line.sku);
-            let product_id = product_of(sku);
-            if product_id.is_none() {
-                missing.push(format!("`{sku}` (line {}, {})", i + 1, line.name));
-            }
-            lines.push(DraftLine {
-                product_id,
-                sku: sku.to_owned(),
-                description: line.name.clone(),
-                quantity: line.quantity,
-                unit_price: line.unit_price,
-                discount: line.discount,
-                tax_rate: line.tax_rate,
-                tax_code: self.mappings.tax_code(line.tax_rate),
-                warehouse: None,
-            });
-        }
-        if let Some(shipping) = &order.shipping {
-            let product_id = shipping_sku.as_deref().and_then(product_of);
-            if let (Some(sku), None) = (&shipping_sku, &product_id) {
-                missing.push(format!(
-                    "`{sku}` (the service product for shipping method {})",
-                    shipping.method
-                ));
-            }
-            lines.push(DraftLine {
-                product_id,
-                sku: shipping_sku.unwrap_or_else(|| format!("shipping:{}", shipping.method)),
-                description: format!("Shipping: {}", shipping.method),
-                quantity: Decimal::ONE,
-                unit_price: shipping.amount,
-                discount: Money::zero(order.currency),
-                tax_rate: shipping.tax_rate,
-                tax_code: self.mappings.tax_code(shipping.tax_rate),
-                warehouse: None,
-            });
-        }
         if !missing.is_empty() {
             return Err(JobError::needs_human(
                 "unknown_sku",
@@ -217,22 +217,117 @@ impl OrdersFlow {
             )
             .with_details(json!({ "missing": missing })));
         }
-        for discount in &order.discounts {
-            lines.push(DraftLine {
-                product_id: None,
-                sku: format!("discount:{}", discount.code.as_deref().unwrap_or("order")),
-                description: discount.description.clone(),
-                quantity: Decimal::ONE,
-                unit_price: Money::zero(order.currency)
-                    .checked_sub(&discount.amount)
-                    .map_err(|e| JobError::permanent("invalid_order", e.to_string()))?,
-                discount: Money::zero(order.currency),
-                tax_rate: discount.tax_rate,
-                tax_code: self.mappings.tax_code(discount.tax_rate),
-                warehouse: None,
-            });
+        Ok(found)
+    }
+
+    /// The sales document for `order`, with SKUs resolved to ERP products, lines split
+    /// across warehouses if configured, and a rounding line if one is needed and allowed.
+    /// The customer is filled in when it is known.
+    async fn draft(&self, order: &Order) -> Result<SalesDraft, JobError> {
+        let shipping_sku = order
+            .shipping
+            .as_ref()
+            .and_then(|s| self.mappings.shipping_methods.get(&s.method).cloned());
+        let mut wanted: Vec<(String, String)> = order
+            .lines
+            .iter()
+            .enumerate()
+            .map(|(i, l)| {
+                (
+                    self.mappings.erp_sku(&l.sku).to_owned(),
+                    format!("line {}, {}", i + 1, l.name),
+                )
+            })
+            .collect();
+        if let (Some(sku), Some(shipping)) = (&shipping_sku, &order.shipping) {
+            wanted.push((
+                sku.clone(),
+                format!(
+                    "the service product for shipping method {}",
+                    shipping.method
+                ),
+            ));
         }
-        Ok(SalesDraft {
+        if let Some(sku) = &self.options.adjustment_sku {
+            wanted.push((
+                sku.clone(),
+                format!(
+                    "the rounding product of flows.{}.options.adjustment_sku",
+                    self.ctx.name
+                ),
+            ));
+        }
+        let found = self.products(order, wanted).await?;
+        let product_of = |sku: &str| {
+            found
+                .iter()
+                .find(|v| v.sku == sku)
+                .map(|v| v.product_id.clone())
+        };
+        let line = |product_id,
+                    sku: String,
+                    description: String,
+                    quantity,
+                    unit_price,
+                    discount,
+                    tax_rate| DraftLine {
+            product_id,
+            sku,
+            description,
+            quantity,
+            unit_price,
+            discount,
+            tax_rate,
+            tax_code: self.mappings.tax_code(tax_rate),
+            warehouse: None,
+        };
+        let zero = Money::zero(order.currency);
+        let mut lines = Vec::new();
+        for l in &order.lines {
+            let sku = self.mappings.erp_sku(&l.sku).to_owned();
+            lines.push(line(
+                product_of(&sku),
+                sku,
+                l.name.clone(),
+                l.quantity,
+                l.unit_price,
+                l.discount,
+                l.tax_rate,
+            ));
+        }
+        if let Some(stock) = &self.erp_stock {
+            lines = self.split_across_warehouses(stock.as_ref(), lines).await?;
+        }
+        if let Some(shipping) = &order.shipping {
+            let sku = shipping_sku
+                .clone()
+                .unwrap_or_else(|| format!("shipping:{}", shipping.method));
+            lines.push(line(
+                product_of(&sku),
+                sku,
+                format!("Shipping: {}", shipping.method),
+                Decimal::ONE,
+                shipping.amount,
+                zero,
+                shipping.tax_rate,
+            ));
+        }
+        for discount in &order.discounts {
+            let amount = zero
+                .checked_sub(&discount.amount)
+                .map_err(|e| JobError::permanent("invalid_order", e.to_string()))?;
+            let sku = format!("discount:{}", discount.code.as_deref().unwrap_or("order"));
+            lines.push(line(
+                None,
+                sku,
+                discount.description.clone(),
+                Decimal::ONE,
+                amount,
+                zero,
+                discount.tax_rate,
+            ));
+        }
+        let mut draft = SalesDraft {
             reference: order.number.clone(),
             kind: self.options.document,
             customer_id: String::new(),
@@ -247,7 +342,118 @@ impl OrdersFlow {
                     .cloned()
                     .unwrap_or_else(|| m.clone())
             }),
-        })
+        };
+        // What the ERP will make of these lines, before anything is created there.
+        let predicted =
+            draft_total(&draft).map_err(|e| JobError::permanent("invalid_order", e.to_string()))?;
+        let difference = order.totals.total.amount - predicted.amount;
+        if !difference.is_zero()
+            && difference.abs() <= self.options.tolerance
+            && let Some(sku) = &self.options.adjustment_sku
+        {
+            draft.lines.push(line(
+                product_of(sku),
+                sku.clone(),
+                "Rounding".to_owned(),
+                Decimal::ONE,
+                Money::new(difference, order.currency),
+                zero,
+                TaxRate::ZERO,
+            ));
+        }
+        reconcile_draft(order, &draft, predicted, self.options.tolerance)?;
+        Ok(draft)
+    }
+
+    /// Assigns each goods line to the first preferred warehouse that has enough
+    /// available stock; a line none covers alone is split across them in order, and
+    /// what none has is left on the first (a back order).
+    async fn split_across_warehouses(
+        &self,
+        stock: &dyn kontor_connector::StockSource,
+        lines: Vec<DraftLine>,
+    ) -> Result<Vec<DraftLine>, JobError> {
+        let skus: Vec<String> = lines.iter().map(|l| l.sku.clone()).collect();
+        let levels = stock
+            .stock_of(&skus)
+            .await
+            .map_err(|e| connector_failure(&format!("reading stock from `{}`", self.ctx.to), e))?;
+        let mut available: BTreeMap<(String, String), Decimal> = levels
+            .iter()
+            .map(|l| {
+                (
+                    (l.sku.clone(), l.warehouse.clone()),
+                    (l.on_hand - l.reserved).max(Decimal::ZERO),
+                )
+            })
+            .collect();
+        let preferred = &self.options.warehouses;
+        let mut split = Vec::new();
+        for line in lines {
+            let has = |available: &BTreeMap<(String, String), Decimal>, w: &String| {
+                available
+                    .get(&(line.sku.clone(), w.clone()))
+                    .copied()
+                    .unwrap_or_default()
+            };
+            if let Some(warehouse) = preferred
+                .iter()
+                .find(|w| has(&available, w) >= line.quantity)
+            {
+                *available
+                    .entry((line.sku.clone(), warehouse.clone()))
+                    .or_default() -= line.quantity;
+                split.push(DraftLine {
+                    warehouse: Some(warehouse.clone()),
+                    ..line
+                });
+                continue;
+            }
+            let mut parts: Vec<(String, Decimal)> = Vec::new();
+            let mut left = line.quantity;
+            for warehouse in preferred {
+                let take = has(&available, warehouse).min(left);
+                if take > Decimal::ZERO {
+                    *available
+                        .entry((line.sku.clone(), warehouse.clone()))
+                        .or_default() -= take;
+                    parts.push((warehouse.clone(), take));
+                    left -= take;
+                }
+            }
+            if left > Decimal::ZERO {
+                match parts.iter_mut().find(|(w, _)| Some(w) == preferred.first()) {
+                    Some(first) => first.1 += left,
+                    None => parts.insert(0, (preferred[0].clone(), left)),
+                }
+            }
+            // The line's discount is shared by quantity; the last part takes the rest.
+            let mut discount_left = line.discount;
+            let count = parts.len();
+            for (i, (warehouse, quantity)) in parts.into_iter().enumerate() {
+                let discount = if i + 1 == count {
+                    discount_left
+                } else {
+                    let share = line
+                        .discount
+                        .checked_mul(quantity)
+                        .and_then(|d| d.checked_div(line.quantity))
+                        .map(|d| d.rounded())
+                        .map_err(|e| JobError::permanent("invalid_order", e.to_string()))?;
+                    discount_left = discount_left
+                        .checked_sub(&share)
+                        .map_err(|e| JobError::permanent("invalid_order", e.to_string()))?;
+                    share
+                };
+                split.push(DraftLine {
+                    warehouse: Some(warehouse),
+                    quantity,
+                    discount,
+                    ..line.clone()
+                });
+            }
+        }
+        Ok(split)
     }
 
     /// `orders.import`: one order into the ERP.
@@ -264,6 +470,41 @@ impl OrdersFlow {
                 "{} is already in `{}` as {erp_id}",
                 order.number, self.ctx.to
             ))),
+            Decision::Cancel { erp_id } => {
+                let current = self.erp_sales.find_sale(&order.number).await.map_err(|e| {
+                    connector_failure(
+                        &format!("looking up {} in `{}`", order.number, self.ctx.to),
+                        e,
+                    )
+                })?;
+                if current.is_some_and(|d| d.status == OrderStatus::Cancelled) {
+                    return Ok(Effects::none().outcome(format!(
+                        "{} is already cancelled in `{}`",
+                        order.number, self.ctx.to
+                    )));
+                }
+                let reason = format!(
+                    "order {} was cancelled in `{}`",
+                    order.number, self.ctx.from
+                );
+                let document = self
+                    .erp_sales
+                    .cancel_sale(&erp_id, &reason)
+                    .await
+                    .map_err(|e| {
+                        connector_failure(
+                            &format!(
+                                "cancelling {} ({erp_id}) in `{}`",
+                                order.number, self.ctx.to
+                            ),
+                            e,
+                        )
+                    })?;
+                Ok(Effects::none().outcome(format!(
+                    "{} cancelled: {} in `{}`",
+                    order.number, document.number, self.ctx.to
+                )))
+            }
             Decision::Wait { reason } => Ok(Effects::none().outcome(reason)),
             Decision::Found { document } => {
                 reconcile(&order, &document, self.options.tolerance)?;
@@ -346,6 +587,11 @@ impl OrdersFlow {
                         PlannedAction::Unchanged,
                         format!("already in `{}` as {erp_id}", self.ctx.to),
                     ),
+                    Decision::Cancel { erp_id } => change(
+                        entity,
+                        PlannedAction::Update,
+                        format!("would cancel {erp_id} in `{}`", self.ctx.to),
+                    ),
                     Decision::Wait { reason } => change(entity, PlannedAction::Wait, reason),
                     Decision::Found { document } => change(
                         entity,
@@ -362,10 +608,8 @@ impl OrdersFlow {
                             }
                             CustomerPlan::Existing {
                                 erp, matched_by, ..
-                            } => {
-                                format!("customer {} (by {matched_by})", erp.id)
-                            }
-                            CustomerPlan::Create { customer, .. } => {
+                            } => format!("customer {} (by {matched_by})", erp.id),
+                            CustomerPlan::Create { customer } => {
                                 format!("a new customer {}", customer.name)
                             }
                         };
@@ -389,4 +633,20 @@ impl OrdersFlow {
             )),
         }
     }
+}
+
+/// The total an ERP computes from a draft's lines: per tax rate, rounded per document.
+pub(crate) fn draft_total(draft: &SalesDraft) -> Result<Money, kontor_model::MoneyError> {
+    let currency = draft.order.currency;
+    let mut amounts = Vec::with_capacity(draft.lines.len());
+    for line in &draft.lines {
+        amounts.push((
+            line.tax_rate,
+            line.unit_price
+                .checked_mul(line.quantity)?
+                .checked_sub(&line.discount)?,
+        ));
+    }
+    let breakdown = tax_breakdown(currency, draft.prices_include_tax, amounts)?;
+    Money::sum(currency, breakdown.iter().map(|b| &b.gross))
 }

@@ -10,14 +10,17 @@ mod reconcile;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use kontor_connector::{CatalogueSource, CustomerSink, OrderSource, SalesDocumentKind, SalesSink};
-use kontor_engine::{Cursor, JobError, JobHandler, NewJob, Store};
+use kontor_connector::{
+    CatalogueSource, CustomerSink, OrderSource, SalesDocumentKind, SalesSink, StockSource,
+};
+use kontor_engine::{JobError, JobHandler, NewJob, Store};
+use kontor_model::Currency;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::config::Mappings;
-use crate::error::{connector_failure, store_failure};
+use crate::error::connector_failure;
 use crate::flow::{Flow, FlowContext, Plan, SyncStart, step};
 
 pub use reconcile::TotalsDiff;
@@ -49,6 +52,17 @@ pub struct OrdersOptions {
     /// Largest accepted difference between the ERP document's total and the order's.
     #[serde(with = "rust_decimal::serde::str")]
     pub tolerance: Decimal,
+    /// SKU of an ERP service product for a rounding line that closes a difference
+    /// within `tolerance`, so the document totals exactly what the customer paid.
+    pub adjustment_sku: Option<String>,
+    /// Cancel the ERP document when the shop order is cancelled.
+    pub cancel_in_erp: bool,
+    /// ERP warehouses to sell from, in order of preference: a line ships from the first
+    /// with enough stock; one that no single warehouse covers is split. Empty: the ERP
+    /// decides.
+    pub warehouses: Vec<String>,
+    /// Currencies the ERP takes orders in; an order in another is parked. Empty: any.
+    pub currencies: Vec<Currency>,
     /// Orders read per poll.
     pub page_size: usize,
 }
@@ -61,6 +75,10 @@ impl Default for OrdersOptions {
             import_when: ImportWhen::Always,
             unpaid_methods: Vec::new(),
             tolerance: Decimal::ZERO,
+            adjustment_sku: None,
+            cancel_in_erp: true,
+            warehouses: Vec::new(),
+            currencies: Vec::new(),
             page_size: 100,
         }
     }
@@ -74,6 +92,8 @@ pub struct OrdersFlow {
     pub(crate) erp_sales: Arc<dyn SalesSink>,
     pub(crate) erp_customers: Arc<dyn CustomerSink>,
     pub(crate) erp_catalogue: Arc<dyn CatalogueSource>,
+    /// Present when orders are split across warehouses.
+    pub(crate) erp_stock: Option<Arc<dyn StockSource>>,
 }
 
 /// Payload of `orders.import`.
@@ -89,21 +109,9 @@ step!(ImportOrderStep, OrdersFlow, import);
 impl OrdersFlow {
     /// The job that imports one order (what a webhook about that order enqueues, too).
     pub fn import_job(&self, order_id: &str) -> NewJob {
-        NewJob::new(
-            &self.ctx.tenant,
-            self.ctx.step("import"),
-            json!({ "flow": self.ctx.name, "order_id": order_id }),
-        )
-        .dedupe_key(format!("orders.import:{}:{order_id}", self.ctx.name))
-        .ordering_key(format!("order:{}:{order_id}", self.ctx.from))
-    }
-
-    async fn cursor(&self, store: &Store) -> Result<Option<String>, JobError> {
-        let cursor = store
-            .cursor(&self.ctx.tenant, &self.ctx.name, &self.ctx.from)
-            .await
-            .map_err(|e| store_failure("reading the orders cursor", e))?;
-        Ok(cursor.map(|c| c.value))
+        self.ctx
+            .item_job("import", order_id, json!({ "order_id": order_id }))
+            .ordering_key(format!("order:{}:{order_id}", self.ctx.from))
     }
 
     /// One page of changed orders: an import job for each, and the cursor moved past them
@@ -112,7 +120,7 @@ impl OrdersFlow {
         &self,
         ctx: &kontor_engine::JobContext,
     ) -> Result<kontor_engine::Effects, JobError> {
-        let cursor = self.cursor(&ctx.store).await?;
+        let cursor = self.ctx.cursor(&ctx.store).await?;
         let changes = self
             .shop_orders
             .orders_changed(cursor.as_deref(), self.options.page_size)
@@ -125,14 +133,7 @@ impl OrdersFlow {
         for order in &changes.items {
             effects = effects.enqueue(self.import_job(&order.id));
         }
-        if let Some(next) = changes.cursor {
-            effects = effects.cursor(Cursor::new(
-                &self.ctx.tenant,
-                &self.ctx.name,
-                &self.ctx.from,
-                next,
-            ));
-        }
+        effects.cursors.extend(self.ctx.cursor_at(changes.cursor));
         if changes.more {
             effects = effects.enqueue(self.start_job());
         }
@@ -147,13 +148,7 @@ impl Flow for OrdersFlow {
     }
 
     fn start_job(&self) -> NewJob {
-        NewJob::new(
-            &self.ctx.tenant,
-            self.ctx.step("poll"),
-            json!({ "flow": self.ctx.name }),
-        )
-        .dedupe_key(format!("orders.poll:{}", self.ctx.name))
-        .priority(1)
+        self.ctx.poll_job(1)
     }
 
     fn jobs_for(&self, change: &crate::Change) -> Vec<NewJob> {
@@ -175,7 +170,7 @@ impl Flow for OrdersFlow {
     }
 
     async fn plan(&self, store: &Store, limit: usize) -> Result<Plan, JobError> {
-        let cursor = self.cursor(store).await?;
+        let cursor = self.ctx.cursor(store).await?;
         let changes = self
             .shop_orders
             .orders_changed(cursor.as_deref(), limit)

@@ -33,6 +33,42 @@ fn line_gross(order: &Order, amount: Money, rate: kontor_model::TaxRate) -> Opti
         .map(|b| b.gross)
 }
 
+/// Checks what the ERP *would* total for a draft against the order, so that a document
+/// that would certainly be wrong is never created.
+pub(crate) fn reconcile_draft(
+    order: &Order,
+    draft: &kontor_connector::SalesDraft,
+    predicted: Money,
+    tolerance: Decimal,
+) -> Result<(), JobError> {
+    let lines = draft
+        .lines
+        .iter()
+        .map(|l| kontor_connector::SalesLine {
+            sku: l.sku.clone(),
+            quantity: l.quantity,
+            total: l
+                .unit_price
+                .checked_mul(l.quantity)
+                .and_then(|m| m.checked_sub(&l.discount))
+                .ok()
+                .and_then(|a| line_gross(order, a, l.tax_rate))
+                .unwrap_or(Money::zero(order.currency)),
+        })
+        .collect();
+    let would_be = SalesDocument {
+        id: String::new(),
+        number: "(not created)".to_owned(),
+        reference: order.number.clone(),
+        state: "draft".to_owned(),
+        status: kontor_model::OrderStatus::Pending,
+        total: predicted,
+        tax: Money::zero(order.currency),
+        lines,
+    };
+    reconcile(order, &would_be, tolerance)
+}
+
 /// Checks the ERP document's total against the order's; a difference beyond `tolerance`
 /// is a job error for a person, with the line-by-line comparison in its details.
 pub(crate) fn reconcile(

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use kontor_connector::{ConnectorError, StockSink, StockSource, StockUpdate};
 use kontor_engine::{
-    Cursor, Effects, EntityRecord, JobContext, JobError, JobHandler, Link, MatchKey, NewJob, Store,
+    Effects, EntityRecord, JobContext, JobError, JobHandler, Link, MatchKey, NewJob, Store,
     content_hash,
 };
 use kontor_model::{IncomingStock, StockLevel};
@@ -197,12 +197,11 @@ impl StockFlow {
     }
 
     fn export_job(&self, sku: &str, location: &str) -> NewJob {
-        NewJob::new(
-            &self.ctx.tenant,
-            self.ctx.step("export"),
-            json!({ "flow": self.ctx.name, "sku": sku, "location": location }),
+        self.ctx.item_job(
+            "export",
+            &format!("{sku}@{location}"),
+            json!({ "sku": sku, "location": location }),
         )
-        .dedupe_key(format!("stock.export:{}:{sku}@{location}", self.ctx.name))
     }
 
     async fn read_page(
@@ -210,12 +209,9 @@ impl StockFlow {
         store: &Store,
         limit: usize,
     ) -> Result<kontor_connector::Changes<StockLevel>, JobError> {
-        let cursor = store
-            .cursor(&self.ctx.tenant, &self.ctx.name, &self.ctx.from)
-            .await
-            .map_err(|e| store_failure("reading the stock cursor", e))?;
+        let cursor = self.ctx.cursor(store).await?;
         self.erp
-            .stock_changed(cursor.as_ref().map(|c| c.value.as_str()), limit)
+            .stock_changed(cursor.as_deref(), limit)
             .await
             .map_err(|e| {
                 connector_failure(
@@ -262,9 +258,7 @@ impl StockFlow {
         for (sku, location, _) in &failed {
             effects = effects.enqueue(self.export_job(sku, location));
         }
-        if let Some(next) = changes.cursor {
-            effects = effects.cursor(Cursor::new(t, &self.ctx.name, &self.ctx.from, next));
-        }
+        effects.cursors.extend(self.ctx.cursor_at(changes.cursor));
         if changes.more {
             effects = effects.enqueue(self.start_job());
         }
@@ -301,14 +295,7 @@ impl Flow for StockFlow {
     }
 
     fn start_job(&self) -> NewJob {
-        NewJob::new(
-            &self.ctx.tenant,
-            self.ctx.step("poll"),
-            json!({ "flow": self.ctx.name }),
-        )
-        .dedupe_key(format!("stock.poll:{}", self.ctx.name))
-        .ordering_key(format!("stock.poll:{}", self.ctx.name))
-        .priority(2)
+        self.ctx.poll_job(2)
     }
 
     /// A stock change in the ERP starts a poll: it is cheap (deltas only) and keeps the

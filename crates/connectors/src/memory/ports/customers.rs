@@ -1,7 +1,7 @@
 use async_trait::async_trait;
 use kontor_connector::{
     AccountSink, AccountUpsert, AccountWritten, Changes, ConnectorError, CustomerQuery,
-    CustomerRef, CustomerSink, CustomerSource, ItemResults,
+    CustomerRef, CustomerSink, CustomerSource, ExternalCustomer, ItemResults,
 };
 use kontor_model::Customer;
 
@@ -54,11 +54,14 @@ impl CustomerSource for MemorySystem {
         &self,
         cursor: Option<&str>,
         limit: usize,
-    ) -> Result<Changes<Customer>, ConnectorError> {
+    ) -> Result<Changes<ExternalCustomer>, ConnectorError> {
         self.call("customers.list").await?;
         self.read(|s| {
             page(&s.customer_feed, cursor, limit, |id| {
-                s.customers.get(id).map(|c| c.customer.clone())
+                s.customers.get(id).map(|c| ExternalCustomer {
+                    id: c.id.clone(),
+                    customer: c.customer.clone(),
+                })
             })
         })
     }

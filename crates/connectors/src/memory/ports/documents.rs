@@ -20,7 +20,7 @@ use super::{not_found, page};
 use crate::memory::state::{
     InvoiceRecord, Mutation, ReturnDocumentRecord, SaleRecord, State, TransferRecord,
 };
-use crate::memory::system::MemorySystem;
+use crate::memory::system::{Knobs, MemorySystem, TaxRounding};
 
 /// Stock changes that move `quantity` of SKUs in warehouses: `reserved` and `on_hand`
 /// deltas, aggregated so that one SKU on several lines becomes one change.
@@ -55,16 +55,19 @@ pub(in crate::memory) fn stock_moves(
         .collect()
 }
 
-/// Totals the way an ERP computes them from the lines it was given.
+/// Totals the way an ERP computes them from the lines it was given: tax rounded per
+/// document (per rate), or per line and summed, as configured.
 fn document_from(
     state: &State,
     id: String,
     draft: &SalesDraft,
+    rounding: TaxRounding,
 ) -> Result<SalesDocument, ConnectorError> {
     let currency = draft.order.currency;
     let money_error = |e: kontor_model::MoneyError| ConnectorError::rejected(e.to_string());
     let mut amounts = Vec::new();
     let mut lines = Vec::new();
+    let (mut line_total, mut line_tax) = (Money::zero(currency), Money::zero(currency));
     for line in &draft.lines {
         let amount = line
             .unit_price
@@ -72,31 +75,43 @@ fn document_from(
             .and_then(|m| m.checked_sub(&line.discount))
             .map_err(money_error)?;
         amounts.push((line.tax_rate, amount));
-        let gross = tax_breakdown(
+        let own = tax_breakdown(
             currency,
             draft.prices_include_tax,
             [(line.tax_rate, amount)],
         )
-        .map_err(money_error)?
-        .first()
-        .map(|b| b.gross)
-        .unwrap_or(Money::zero(currency));
+        .map_err(money_error)?;
+        let (gross, tax) = own
+            .first()
+            .map(|b| (b.gross, b.tax))
+            .unwrap_or((Money::zero(currency), Money::zero(currency)));
+        line_total = line_total.checked_add(&gross).map_err(money_error)?;
+        line_tax = line_tax.checked_add(&tax).map_err(money_error)?;
         lines.push(SalesLine {
             sku: line.sku.clone(),
             quantity: line.quantity,
             total: gross,
         });
     }
-    let breakdown =
-        tax_breakdown(currency, draft.prices_include_tax, amounts).map_err(money_error)?;
+    let (total, tax) = match rounding {
+        TaxRounding::Line => (line_total, line_tax),
+        TaxRounding::Document => {
+            let breakdown =
+                tax_breakdown(currency, draft.prices_include_tax, amounts).map_err(money_error)?;
+            (
+                Money::sum(currency, breakdown.iter().map(|b| &b.gross)).map_err(money_error)?,
+                Money::sum(currency, breakdown.iter().map(|b| &b.tax)).map_err(money_error)?,
+            )
+        }
+    };
     Ok(SalesDocument {
         number: format!("SO/{:05}", state.sales.len() + 1),
         id,
         reference: draft.reference.clone(),
         state: "confirmed".to_owned(),
         status: OrderStatus::Processing,
-        total: Money::sum(currency, breakdown.iter().map(|b| &b.gross)).map_err(money_error)?,
-        tax: Money::sum(currency, breakdown.iter().map(|b| &b.tax)).map_err(money_error)?,
+        total,
+        tax,
         lines,
     })
 }
@@ -129,7 +144,11 @@ impl SalesSink for MemorySystem {
 
     async fn create_sale(&self, draft: &SalesDraft) -> Result<SalesDocument, ConnectorError> {
         self.call("sales.create").await?;
-        let default_warehouse = self.knobs().default_warehouse;
+        let Knobs {
+            default_warehouse,
+            tax_rounding,
+            ..
+        } = self.knobs();
         self.write(|state| {
             if !state.customers.contains_key(&draft.customer_id) {
                 return (
@@ -158,7 +177,7 @@ impl SalesSink for MemorySystem {
                 }
             }
             let id = state.new_id("s");
-            let document = match document_from(state, id, draft) {
+            let document = match document_from(state, id, draft, tax_rounding) {
                 Ok(document) => document,
                 Err(e) => return (vec![], Err(e)),
             };
