@@ -1,179 +1,17 @@
 #![allow(clippy::unwrap_used)] // Tests: a failed unwrap is a failed test.
 //! Flows end to end on the memory shop and ERP, through the real queue and runner.
 
-use std::collections::{BTreeMap, HashSet};
-use std::sync::Arc;
+mod support;
+
+use std::collections::HashSet;
 use std::time::Duration;
 
-use chrono::Utc;
-use kontor_connector::Connector;
-use kontor_connectors::memory::{
-    MemoryConnector, MemorySystem, OrderGenerator, SellableItem, WEB_WAREHOUSE, seed_demo,
-};
-use kontor_engine::{
-    EnqueueOutcome, JobFilter, JobState, RetryPolicy, Runner, RunnerConfig, Shutdown, Store,
-    StoreOptions, SystemClock,
-};
-use kontor_flows::{
-    BuiltFlow, FlowConfig, Mappings, PlannedAction, build_flows, handler_registry, kinds,
-};
+use kontor_connectors::memory::WEB_WAREHOUSE;
+use kontor_engine::{EnqueueOutcome, JobFilter, JobState};
+use kontor_flows::{PlannedAction, kinds};
 use rust_decimal::Decimal;
 use serde_json::json;
-
-struct World {
-    store: Store,
-    shop: MemorySystem,
-    erp: MemorySystem,
-    flows: Vec<BuiltFlow>,
-    _dir: tempfile::TempDir,
-}
-
-fn flow(from: &str, to: &str, options: serde_json::Value) -> FlowConfig {
-    FlowConfig {
-        kind: None,
-        from: from.into(),
-        to: to.into(),
-        enabled: true,
-        every: None,
-        cron: None,
-        options: if options.is_null() {
-            serde_json::Value::Null
-        } else {
-            options
-        },
-    }
-}
-
-fn default_flows() -> BTreeMap<String, FlowConfig> {
-    BTreeMap::from([
-        ("catalogue".to_owned(), flow("erp", "shop", json!(null))),
-        ("stock".to_owned(), flow("erp", "shop", json!(null))),
-        ("orders".to_owned(), flow("shop", "erp", json!(null))),
-    ])
-}
-
-fn demo_mappings() -> Mappings {
-    Mappings {
-        warehouses: BTreeMap::from([(WEB_WAREHOUSE.to_owned(), "default".to_owned())]),
-        ..Mappings::default()
-    }
-}
-
-impl World {
-    async fn new() -> World {
-        let dir = tempfile::tempdir().unwrap();
-        let mut options =
-            StoreOptions::new(format!("sqlite://{}", dir.path().join("k.db").display()));
-        options.retry = RetryPolicy {
-            max_attempts: 10,
-            initial_delay: Duration::from_millis(10),
-            max_delay: Duration::from_millis(50),
-        };
-        let store = Store::open_with(options, Arc::new(SystemClock))
-            .await
-            .unwrap();
-        let erp = MemorySystem::new("erp");
-        seed_demo(&erp, 1).unwrap();
-        let mut world = World {
-            store,
-            shop: MemorySystem::new("shop"),
-            erp,
-            flows: vec![],
-            _dir: dir,
-        };
-        world.configure(default_flows(), demo_mappings());
-        world
-    }
-
-    /// (Re)builds the flows, as a configuration change does.
-    fn configure(&mut self, flows: BTreeMap<String, FlowConfig>, mappings: Mappings) {
-        let connections: BTreeMap<String, Arc<dyn Connector>> = BTreeMap::from([
-            (
-                "shop".to_owned(),
-                Arc::new(MemoryConnector {
-                    system: self.shop.clone(),
-                }) as Arc<dyn Connector>,
-            ),
-            (
-                "erp".to_owned(),
-                Arc::new(MemoryConnector {
-                    system: self.erp.clone(),
-                }) as Arc<dyn Connector>,
-            ),
-        ]);
-        self.flows = build_flows("acme", &flows, &connections, Arc::new(mappings)).unwrap();
-    }
-
-    fn flow(&self, name: &str) -> &BuiltFlow {
-        self.flows
-            .iter()
-            .find(|f| f.flow.context().name == name)
-            .unwrap()
-    }
-
-    async fn start(&self, name: &str) {
-        self.store
-            .enqueue(self.flow(name).flow.start_job())
-            .await
-            .unwrap();
-    }
-
-    /// Runs jobs until none is pending or running.
-    async fn settle(&self) {
-        let flows: Vec<_> = self.flows.iter().map(|f| f.flow.clone()).collect();
-        let runner = Runner::new(
-            self.store.clone(),
-            handler_registry(&flows),
-            RunnerConfig {
-                workers: 4,
-                idle_poll: Duration::from_millis(10),
-                ..RunnerConfig::default()
-            },
-        );
-        let shutdown = Shutdown::new();
-        let running = tokio::spawn({
-            let shutdown = shutdown.clone();
-            async move { runner.run(shutdown).await }
-        });
-        for _ in 0..1000 {
-            let open = self.jobs(&[JobState::Pending, JobState::Running]).await;
-            if open.is_empty() {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-        shutdown.cancel();
-        running.await.unwrap();
-        assert!(
-            self.jobs(&[JobState::Pending, JobState::Running])
-                .await
-                .is_empty(),
-            "jobs did not settle"
-        );
-    }
-
-    async fn jobs(&self, states: &[JobState]) -> Vec<kontor_engine::Job> {
-        self.store
-            .list_jobs(&JobFilter {
-                states: states.to_vec(),
-                limit: 1000,
-                ..Default::default()
-            })
-            .await
-            .unwrap()
-    }
-
-    fn place_orders(&self, n: usize, seed: u64) -> Vec<kontor_model::Order> {
-        let mut generator = OrderGenerator::new(seed, SellableItem::from_system(&self.erp));
-        (0..n)
-            .map(|_| {
-                self.shop
-                    .place_order(generator.next_order(Utc::now()).unwrap())
-                    .unwrap()
-            })
-            .collect()
-    }
-}
+use support::{World, demo_mappings, three_flows};
 
 #[tokio::test]
 async fn every_order_reaches_the_erp_once_with_its_customer_created_once() {
@@ -315,7 +153,7 @@ async fn an_unknown_sku_parks_the_order_by_name_and_a_mapping_fixes_it() {
     mappings
         .sku
         .insert("OLD-TSHIRT-M".into(), "TSH-M-BLK".into());
-    world.configure(default_flows(), mappings);
+    world.configure(three_flows(), mappings);
     world
         .store
         .retry_job(parked[0].id, Some("acme"))

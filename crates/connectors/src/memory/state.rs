@@ -166,15 +166,20 @@ pub(crate) struct State {
     pub transfers: BTreeMap<String, TransferRecord>,
 }
 
-/// A stable key for a price's scope.
-pub(crate) fn scope_key(scope: &kontor_model::PriceScope) -> String {
-    use kontor_model::PriceScope;
-    match scope {
+/// A stable key for a price within its SKU: scope, kind and minimum quantity.
+pub(crate) fn scope_key(price: &Price) -> String {
+    use kontor_model::{PriceKind, PriceScope};
+    let scope = match &price.scope {
         PriceScope::Base => "base".to_owned(),
         PriceScope::PriceList(id) => format!("price_list:{id}"),
         PriceScope::CustomerGroup(id) => format!("customer_group:{id}"),
         PriceScope::Customer(id) => format!("customer:{id}"),
-    }
+    };
+    let kind = match price.kind {
+        PriceKind::Regular => "",
+        PriceKind::Promotion => ":promotion",
+    };
+    format!("{scope}{kind}@{}", price.min_quantity.normalize())
 }
 
 fn numeric_suffix(id: &str) -> u64 {
@@ -237,14 +242,14 @@ impl State {
                 self.customers.insert(record.id.clone(), record);
             }
             Mutation::Price(price) => {
-                let key = (price.sku.clone(), scope_key(&price.scope));
+                let key = (price.sku.clone(), scope_key(&price));
                 self.price_feed.touch(key.clone(), seq);
                 self.prices.insert(key, price);
             }
             Mutation::ShopPrice(update) => {
                 let key = (
                     update.price.sku.clone(),
-                    scope_key(&update.price.scope),
+                    scope_key(&update.price),
                     update.scope_id.clone().unwrap_or_default(),
                 );
                 self.shop_prices.insert(key, *update);
@@ -259,12 +264,11 @@ impl State {
                 self.invoices.insert(record.id.clone(), *record);
             }
             Mutation::AttachedInvoice(attached) => {
-                let list = self
-                    .attached_invoices
+                // Like a shop's order notes and files: a second attach adds a second one.
+                self.attached_invoices
                     .entry(attached.order_id.clone())
-                    .or_default();
-                list.retain(|a| a.number != attached.number);
-                list.push(attached);
+                    .or_default()
+                    .push(attached);
             }
             Mutation::Shipment(shipment) => {
                 self.shipment_feed.touch(shipment.reference.clone(), seq);
