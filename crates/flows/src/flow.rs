@@ -107,6 +107,13 @@ pub trait Flow: Send + Sync {
 
     /// Moves the flow's cursor so the next run starts at `start` (a backfill).
     async fn rewind(&self, store: &Store, start: SyncStart) -> Result<(), JobError>;
+
+    /// Go-live binding: how records already on both sides match up, and the links that
+    /// would bind them. Writes nothing. `None` for flows with nothing to bind.
+    async fn bind(&self, store: &Store) -> Result<Option<crate::golive::BindReport>, JobError> {
+        let _ = store;
+        Ok(None)
+    }
 }
 
 /// Routes a job to the flow named in its payload, within the job's tenant.

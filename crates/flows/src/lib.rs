@@ -8,11 +8,13 @@ pub mod config;
 pub mod customers;
 mod error;
 pub mod flow;
+pub mod golive;
 pub mod invoices;
 pub mod order_status;
 pub mod orders;
 pub mod payments;
 pub mod prices;
+pub mod reports;
 pub mod returns;
 pub mod shipments;
 pub mod showroom;
@@ -293,6 +295,7 @@ fn build_one(
             options: config.options(name)?,
             erp: port!(from.catalogue_source),
             shop: port!(to.catalogue_sink),
+            shop_listing: to.catalogue_source(),
             ctx,
         }),
         FlowKind::Prices => Arc::new(prices::PricesFlow {

@@ -28,7 +28,15 @@ fn business(reference: &str, email: &str, group: &str) -> Customer {
         reference: reference.into(),
         kind: CustomerKind::Company {
             company_name: format!("Firma {reference}"),
-            vat_id: Some(VatId::new("PL5260001246").unwrap()),
+            // The hotel's account in the shop (W-1) carries the hotel's VAT id.
+            vat_id: Some(
+                VatId::new(match reference {
+                    "K-100" | "W-1" => "PL6762468116",
+                    "K-200" => "PL7792433421",
+                    _ => "PL5260001246",
+                })
+                .unwrap(),
+            ),
         },
         name: format!("Firma {reference}"),
         email: Some(Email::new(email).unwrap()),
@@ -797,4 +805,172 @@ async fn dry_runs_of_every_flow_change_nothing() {
         world.jobs(&[]).await.is_empty(),
         "a dry run enqueues nothing"
     );
+}
+
+#[tokio::test]
+async fn the_sales_report_adds_up_synced_orders_per_channel_day_and_product() {
+    let world = World::with(all_flows(), demo_mappings()).await;
+    let orders = world.place_orders(12, 101);
+    world.run(&["orders"]).await;
+    // A cancelled order does not count.
+    let mut cancelled = world.shop.order(&orders[0].id).unwrap();
+    cancelled.status = OrderStatus::Cancelled;
+    world.shop.update_order(cancelled).unwrap();
+    world.run(&["orders"]).await;
+
+    let today = Utc::now().date_naive();
+    let report =
+        kontor_flows::reports::sales_report(&world.store, "acme", today - Duration::days(1), today)
+            .await
+            .unwrap();
+    let counted = &orders[1..];
+    let orders_in_report: u64 = report.by_day.iter().map(|r| r.orders).sum();
+    assert_eq!(orders_in_report, counted.len() as u64);
+    let gross: Decimal = report.by_day.iter().map(|r| r.gross).sum();
+    assert_eq!(
+        gross,
+        counted
+            .iter()
+            .map(|o| o.totals.total.amount)
+            .sum::<Decimal>()
+    );
+    assert!(
+        report
+            .by_day
+            .iter()
+            .all(|r| r.channel == "shop" && r.currency == Currency::PLN)
+    );
+    let units: Decimal = report.by_product.iter().map(|p| p.units).sum();
+    assert_eq!(
+        units,
+        counted
+            .iter()
+            .flat_map(|o| &o.lines)
+            .map(|l| l.quantity)
+            .sum::<Decimal>()
+    );
+    assert_eq!(report.totals.len(), 1);
+    let nothing = kontor_flows::reports::sales_report(
+        &world.store,
+        "acme",
+        today - Duration::days(30),
+        today - Duration::days(2),
+    )
+    .await
+    .unwrap();
+    assert!(nothing.by_day.is_empty());
+}
+
+#[tokio::test]
+async fn go_live_binding_matches_existing_records_reports_the_rest_and_writes_only_when_accepted() {
+    use kontor_connector::{AccountSink, AccountUpsert, CatalogueSink, ProductUpsert};
+    let world = World::with(all_flows(), b2b_mappings()).await;
+    // The shop already sells two of the ERP's products, one of them twice over, and one
+    // product the ERP does not have.
+    let mug = world.erp.product_by_sku("MUG-330").unwrap();
+    let bag = world.erp.product_by_sku("BAG-BLK").unwrap();
+    let mut mug_copy = mug.clone();
+    mug_copy.code = "MUG-COPY".into();
+    mug_copy.variants.retain(|v| v.sku == "MUG-450");
+    let mut legacy = mug.clone();
+    legacy.code = "LEGACY".into();
+    legacy.variants = vec![Variant {
+        sku: "LEGACY-1".into(),
+        ..mug.variants[0].clone()
+    }];
+    for product in [bag.clone(), mug, legacy] {
+        world
+            .shop
+            .upsert_products(&[ProductUpsert {
+                product,
+                product_id: None,
+            }])
+            .await
+            .unwrap();
+    }
+    // MUG-450 now lives in two shop products: the shop's own duplicate.
+    world.shop.put_product(mug_copy).unwrap();
+    // Customers: one matches by e-mail; one has no account yet.
+    world
+        .erp
+        .put_customer(business("K-100", "zakupy@hotel.pl", "HURT"))
+        .unwrap();
+    world
+        .erp
+        .put_customer(business("K-200", "biuro@kawiarnia.pl", "HURT"))
+        .unwrap();
+    world
+        .shop
+        .upsert_accounts(&[AccountUpsert {
+            customer: business("W-1", "zakupy@hotel.pl", "b2b"),
+            account_id: None,
+        }])
+        .await
+        .unwrap();
+
+    let catalogue = world
+        .flow("catalogue")
+        .flow
+        .bind(&world.store)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(catalogue.matched.len(), 1, "{catalogue:#?}");
+    assert_eq!(catalogue.matched[0].record, "product BAG");
+    assert_eq!(catalogue.ambiguous.len(), 1);
+    assert_eq!(catalogue.ambiguous[0].record, "product MUG");
+    assert!(
+        catalogue.ambiguous[0].why.contains("several products"),
+        "{:?}",
+        catalogue.ambiguous[0]
+    );
+    assert_eq!(catalogue.only_in_target, vec!["product LEGACY".to_owned()]);
+    assert_eq!(
+        catalogue.only_in_source.len(),
+        world.erp.products().len() - 2
+    );
+    let customers = world
+        .flow("customers")
+        .flow
+        .bind(&world.store)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (customers.matched.len(), customers.only_in_source.len()),
+        (1, 1)
+    );
+    assert_eq!(customers.matched[0].note.as_deref(), Some("by e-mail"));
+    assert!(
+        world
+            .store
+            .link_by_entity("acme", kontor_flows::kinds::PRODUCT, "shop", "BAG")
+            .await
+            .unwrap()
+            .is_none(),
+        "a report writes nothing"
+    );
+
+    // The operator accepts: the links are written, and the first sync updates the
+    // matched records instead of creating them again.
+    for link in catalogue.links.iter().chain(&customers.links) {
+        world.store.upsert_link(link).await.unwrap();
+    }
+    let shop_products_before = world.shop.products().len();
+    world.run(&["catalogue", "customers"]).await;
+    let created = world.erp.products().len() - 2; // all but BAG (bound) and MUG (ambiguous, left for a person)
+    assert_eq!(world.shop.products().len(), shop_products_before + created);
+    assert_eq!(
+        world.shop.accounts().len(),
+        2,
+        "the bound account was updated, the other created"
+    );
+    let again = world
+        .flow("catalogue")
+        .flow
+        .bind(&world.store)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(again.already_linked >= 1);
 }

@@ -204,3 +204,59 @@ fn a_parked_order_is_shown_explained_and_retried_after_the_fix() {
         text(&not_parked.stderr)
     );
 }
+
+#[test]
+fn reports_come_as_tables_csv_and_json_and_bind_writes_only_when_accepted() {
+    let ws = Workspace::new(MEMORY_CONFIG);
+    let orders = ws.seed(6);
+    assert!(ws.kontor(&["sync", "orders"]).status.success());
+    let today = chrono::Utc::now().date_naive().to_string();
+    let csv = text(
+        &ws.kontor(&[
+            "report", "sales", "--tenant", "acme", "--from", &today, "--to", &today, "--format",
+            "csv",
+        ])
+        .stdout,
+    );
+    let mut lines = csv.lines();
+    assert_eq!(
+        lines.next(),
+        Some("day,channel,currency,orders,units,gross,tax")
+    );
+    let row: Vec<&str> = lines.next().unwrap().split(',').collect();
+    assert_eq!(
+        (row[0], row[1], row[2], row[3]),
+        (today.as_str(), "shop", "PLN", "6")
+    );
+    let total: rust_decimal::Decimal = orders.iter().map(|o| o.totals.total.amount).sum();
+    assert_eq!(row[5], total.to_string());
+    let json: serde_json::Value = serde_json::from_slice(
+        &ws.kontor(&[
+            "report", "sales", "--tenant", "acme", "--from", &today, "--to", &today, "--format",
+            "json",
+        ])
+        .stdout,
+    )
+    .unwrap();
+    assert!(!json["by_product"].as_array().unwrap().is_empty());
+    let reversed = ws.kontor(&[
+        "report",
+        "sales",
+        "--tenant",
+        "acme",
+        "--from",
+        &today,
+        "--to",
+        "2000-01-01",
+    ]);
+    assert_eq!(reversed.status.code(), Some(1));
+
+    let report = text(&ws.kontor(&["bind"]).stdout);
+    assert!(
+        report.contains("acme/catalogue:") && report.contains("Nothing was written"),
+        "{report}"
+    );
+    let accepted: serde_json::Value =
+        serde_json::from_slice(&ws.kontor(&["bind", "--accept", "--json"]).stdout).unwrap();
+    assert_eq!(accepted["accepted"], true);
+}

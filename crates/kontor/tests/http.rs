@@ -35,8 +35,19 @@ async fn health_readiness_metrics_and_status_answer_while_orders_flow() {
         .await
         .unwrap();
     let erp = memory.get("acme", "erp").unwrap();
-    for _ in 0..200 {
-        if erp.sales().len() == 5 {
+    let imported = || async {
+        app.store
+            .list_jobs(&kontor_engine::JobFilter {
+                kind: Some("orders.import".into()),
+                states: vec![kontor_engine::JobState::Succeeded],
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .len()
+    };
+    for _ in 0..300 {
+        if imported().await == 5 {
             break;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
@@ -72,6 +83,38 @@ async fn health_readiness_metrics_and_status_answer_while_orders_flow() {
     assert_eq!(status["store"], "sqlite");
     assert_eq!(status["tenants"][0]["tenant"], "acme");
     assert_eq!(status["tenants"][0]["flows"].as_array().unwrap().len(), 3);
+
+    let today = chrono::Utc::now().date_naive();
+    let report: serde_json::Value = reqwest::get(format!(
+        "{base}/api/v1/reports/sales?tenant=acme&from={today}&to={today}"
+    ))
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(report["totals"][0]["orders"], 5);
+    let missing = reqwest::get(format!("{base}/api/v1/reports/sales?tenant=acme"))
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), 400);
+    let error: serde_json::Value = missing.json().await.unwrap();
+    assert_eq!(error["error"]["code"], "invalid_query");
+    let reversed: serde_json::Value = reqwest::get(format!(
+        "{base}/api/v1/reports/sales?tenant=acme&from={today}&to=2000-01-01"
+    ))
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(
+        (
+            reversed["error"]["code"].as_str(),
+            reversed["error"]["field"].as_str()
+        ),
+        (Some("invalid_range"), Some("to"))
+    );
 
     shutdown.cancel();
     tokio::time::timeout(Duration::from_secs(10), running)

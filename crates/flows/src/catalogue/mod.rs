@@ -53,6 +53,8 @@ pub struct CatalogueFlow {
     pub(crate) options: CatalogueOptions,
     pub(crate) erp: Arc<dyn CatalogueSource>,
     pub(crate) shop: Arc<dyn CatalogueSink>,
+    /// The shop's own listing, where it offers one: for go-live, what exists only there.
+    pub(crate) shop_listing: Option<Arc<dyn CatalogueSource>>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -76,6 +78,23 @@ enum Action {
     Skip {
         why: &'static str,
     },
+}
+
+/// Every product a source has, page by page.
+async fn all_products(source: &dyn CatalogueSource, what: &str) -> Result<Vec<Product>, JobError> {
+    let mut products = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let page = source
+            .products_changed(cursor.as_deref(), 500)
+            .await
+            .map_err(|e| connector_failure(&format!("listing the products of `{what}`"), e))?;
+        products.extend(page.items);
+        if !page.more || page.cursor.is_none() {
+            return Ok(products);
+        }
+        cursor = page.cursor;
+    }
 }
 
 impl CatalogueFlow {
@@ -351,6 +370,149 @@ impl Flow for CatalogueFlow {
             });
         }
         Ok(plan)
+    }
+
+    async fn bind(&self, store: &Store) -> Result<Option<crate::golive::BindReport>, JobError> {
+        use std::collections::{BTreeMap, BTreeSet};
+
+        use crate::golive::{Ambiguity, BindMatch, BindReport};
+        let t = &self.ctx.tenant;
+        let mut report = BindReport {
+            tenant: t.clone(),
+            flow: self.ctx.name.clone(),
+            ..BindReport::default()
+        };
+        let products = all_products(self.erp.as_ref(), &self.ctx.from).await?;
+        let mut owners: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for product in &products {
+            for variant in &product.variants {
+                owners
+                    .entry(variant.sku.clone())
+                    .or_default()
+                    .push(product.code.clone());
+            }
+        }
+        let skus: Vec<String> = owners.keys().cloned().collect();
+        let mut in_shop: BTreeMap<String, Vec<kontor_connector::VariantRef>> = BTreeMap::new();
+        for chunk in skus.chunks(100) {
+            let found = self.shop.find_variants(chunk).await.map_err(|e| {
+                connector_failure(&format!("looking up SKUs in `{}`", self.ctx.to), e)
+            })?;
+            for variant in found {
+                in_shop
+                    .entry(variant.sku.clone())
+                    .or_default()
+                    .push(variant);
+            }
+        }
+        for product in &products {
+            let record = format!("product {}", product.code);
+            let linked = store
+                .link_by_entity(t, kinds::PRODUCT, &self.ctx.to, &product.code)
+                .await
+                .map_err(|e| store_failure("looking up product links", e))?;
+            if linked.is_some() {
+                report.already_linked += 1;
+                continue;
+            }
+            if let Some(variant) = product
+                .variants
+                .iter()
+                .find(|v| owners.get(&v.sku).is_some_and(|o| o.len() > 1))
+            {
+                report.ambiguous.push(Ambiguity {
+                    record,
+                    candidates: owners[&variant.sku].clone(),
+                    why: format!(
+                        "SKU {} belongs to several products in `{}`",
+                        variant.sku, self.ctx.from
+                    ),
+                });
+                continue;
+            }
+            if let Some(variant) = product
+                .variants
+                .iter()
+                .find(|v| in_shop.get(&v.sku).is_some_and(|r| r.len() > 1))
+            {
+                report.ambiguous.push(Ambiguity {
+                    record,
+                    candidates: in_shop[&variant.sku]
+                        .iter()
+                        .map(|r| r.product_id.clone())
+                        .collect(),
+                    why: format!(
+                        "SKU {} appears more than once in `{}`",
+                        variant.sku, self.ctx.to
+                    ),
+                });
+                continue;
+            }
+            let found: Vec<&kontor_connector::VariantRef> = product
+                .variants
+                .iter()
+                .filter_map(|v| in_shop.get(&v.sku).and_then(|r| r.first()))
+                .collect();
+            let shop_products: BTreeSet<&str> =
+                found.iter().map(|r| r.product_id.as_str()).collect();
+            match shop_products.len() {
+                0 => report.only_in_source.push(record),
+                1 => {
+                    let product_id = found[0].product_id.clone();
+                    let missing: Vec<&str> = product
+                        .variants
+                        .iter()
+                        .filter(|v| !in_shop.contains_key(&v.sku))
+                        .map(|v| v.sku.as_str())
+                        .collect();
+                    report.links.push(Link::new(
+                        t,
+                        kinds::PRODUCT,
+                        &self.ctx.to,
+                        &product_id,
+                        &product.code,
+                    ));
+                    for variant in &found {
+                        report.links.push(Link::new(
+                            t,
+                            kinds::VARIANT,
+                            &self.ctx.to,
+                            &variant.variant_id,
+                            &variant.sku,
+                        ));
+                    }
+                    report.matched.push(BindMatch {
+                        record,
+                        target: product_id,
+                        note: (!missing.is_empty()).then(|| {
+                            format!(
+                                "variants only in `{}`: {}",
+                                self.ctx.from,
+                                missing.join(", ")
+                            )
+                        }),
+                    });
+                }
+                _ => report.ambiguous.push(Ambiguity {
+                    record,
+                    candidates: shop_products.iter().map(|p| (*p).to_owned()).collect(),
+                    why: format!(
+                        "its variants are spread over several products in `{}`",
+                        self.ctx.to
+                    ),
+                }),
+            }
+        }
+        if let Some(listing) = &self.shop_listing {
+            for product in all_products(listing.as_ref(), &self.ctx.to).await? {
+                if !product.variants.iter().any(|v| owners.contains_key(&v.sku)) {
+                    report
+                        .only_in_target
+                        .push(format!("product {}", product.code));
+                }
+            }
+        }
+        Ok(Some(report))
     }
 
     async fn rewind(&self, store: &Store, start: SyncStart) -> Result<(), JobError> {

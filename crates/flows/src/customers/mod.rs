@@ -308,6 +308,107 @@ impl Flow for CustomersFlow {
         Ok(plan)
     }
 
+    async fn bind(&self, store: &Store) -> Result<Option<crate::golive::BindReport>, JobError> {
+        use crate::golive::{Ambiguity, BindMatch, BindReport};
+        use kontor_connector::CustomerQuery;
+        let t = &self.ctx.tenant;
+        let mut report = BindReport {
+            tenant: t.clone(),
+            flow: self.ctx.name.clone(),
+            ..BindReport::default()
+        };
+        let mut cursor: Option<String> = None;
+        let mut customers = Vec::new();
+        loop {
+            let page = self
+                .erp
+                .customers_changed(cursor.as_deref(), 500)
+                .await
+                .map_err(|e| {
+                    connector_failure(&format!("listing the customers of `{}`", self.ctx.from), e)
+                })?;
+            customers.extend(page.items);
+            if !page.more || page.cursor.is_none() {
+                break;
+            }
+            cursor = page.cursor;
+        }
+        let failed = |e| store_failure("looking up customer links", e);
+        for found in customers {
+            if self.options.only_business && matches!(found.customer.kind, CustomerKind::Person) {
+                continue;
+            }
+            let record = format!("customer {} ({})", found.id, found.customer.name);
+            let entity = match store
+                .link_by_external(t, kinds::CUSTOMER, &self.ctx.from, &found.id)
+                .await
+                .map_err(failed)?
+            {
+                Some(link) => link.entity_id,
+                None => crate::entity_id_for(t, kinds::CUSTOMER, &self.ctx.from, &found.id),
+            };
+            if store
+                .link_by_entity(t, kinds::CUSTOMER, &self.ctx.to, &entity)
+                .await
+                .map_err(failed)?
+                .is_some()
+            {
+                report.already_linked += 1;
+                continue;
+            }
+            let mut queries = Vec::new();
+            if let Some(email) = &found.customer.email {
+                queries.push((CustomerQuery::Email(email.clone()), "e-mail"));
+            }
+            if let Some(vat) = found.customer.vat_id() {
+                queries.push((CustomerQuery::VatId(vat.clone()), "VAT id"));
+            }
+            let mut outcome = None;
+            for (query, by) in queries {
+                let accounts = self.shop.find_accounts(&query).await.map_err(|e| {
+                    connector_failure(&format!("looking up accounts in `{}`", self.ctx.to), e)
+                })?;
+                if !accounts.is_empty() {
+                    outcome = Some((accounts, by));
+                    break;
+                }
+            }
+            match outcome {
+                None => report.only_in_source.push(record),
+                Some((accounts, by)) if accounts.len() == 1 => {
+                    report.links.push(Link::new(
+                        t,
+                        kinds::CUSTOMER,
+                        &self.ctx.from,
+                        &found.id,
+                        &entity,
+                    ));
+                    report.links.push(Link::new(
+                        t,
+                        kinds::CUSTOMER,
+                        &self.ctx.to,
+                        &accounts[0].id,
+                        &entity,
+                    ));
+                    report.matched.push(BindMatch {
+                        record,
+                        target: accounts[0].id.clone(),
+                        note: Some(format!("by {by}")),
+                    });
+                }
+                Some((accounts, by)) => report.ambiguous.push(Ambiguity {
+                    record,
+                    candidates: accounts
+                        .iter()
+                        .map(|a| format!("{} ({})", a.id, a.name))
+                        .collect(),
+                    why: format!("several accounts in `{}` share its {by}", self.ctx.to),
+                }),
+            }
+        }
+        Ok(Some(report))
+    }
+
     async fn rewind(&self, store: &Store, start: SyncStart) -> Result<(), JobError> {
         crate::rewind_cursor(store, &self.ctx, start, |_| None).await
     }

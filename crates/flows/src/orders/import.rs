@@ -466,10 +466,13 @@ impl OrdersFlow {
             decision,
         } = self.prepare(&ctx.store, &job.order_id).await?;
         match decision {
-            Decision::AlreadyImported { erp_id } => Ok(Effects::none().outcome(format!(
-                "{} is already in `{}` as {erp_id}",
-                order.number, self.ctx.to
-            ))),
+            Decision::AlreadyImported { erp_id } => Ok(self
+                .refresh(&ctx.store, &order, &entity)
+                .await?
+                .outcome(format!(
+                    "{} is already in `{}` as {erp_id}",
+                    order.number, self.ctx.to
+                ))),
             Decision::Cancel { erp_id } => {
                 let current = self.erp_sales.find_sale(&order.number).await.map_err(|e| {
                     connector_failure(
@@ -478,10 +481,13 @@ impl OrdersFlow {
                     )
                 })?;
                 if current.is_some_and(|d| d.status == OrderStatus::Cancelled) {
-                    return Ok(Effects::none().outcome(format!(
-                        "{} is already cancelled in `{}`",
-                        order.number, self.ctx.to
-                    )));
+                    return Ok(self
+                        .refresh(&ctx.store, &order, &entity)
+                        .await?
+                        .outcome(format!(
+                            "{} is already cancelled in `{}`",
+                            order.number, self.ctx.to
+                        )));
                 }
                 let reason = format!(
                     "order {} was cancelled in `{}`",
@@ -500,10 +506,13 @@ impl OrdersFlow {
                             e,
                         )
                     })?;
-                Ok(Effects::none().outcome(format!(
-                    "{} cancelled: {} in `{}`",
-                    order.number, document.number, self.ctx.to
-                )))
+                Ok(self
+                    .refresh(&ctx.store, &order, &entity)
+                    .await?
+                    .outcome(format!(
+                        "{} cancelled: {} in `{}`",
+                        order.number, document.number, self.ctx.to
+                    )))
             }
             Decision::Wait { reason } => Ok(Effects::none().outcome(reason)),
             Decision::Found { document } => {
@@ -537,6 +546,33 @@ impl OrdersFlow {
         }
     }
 
+    /// Keeps Kontor's snapshot of an imported order current (its status, its lines), for
+    /// reports and the API; what the ERP made of it stays as recorded.
+    async fn refresh(
+        &self,
+        store: &Store,
+        order: &Order,
+        entity: &str,
+    ) -> Result<Effects, JobError> {
+        let t = &self.ctx.tenant;
+        let previous = store
+            .get_entity(t, kinds::ORDER, entity)
+            .await
+            .map_err(|e| store_failure("reading the order's snapshot", e))?;
+        let erp = previous.map(|p| p.data["erp"].clone()).unwrap_or_default();
+        let mut record = EntityRecord::new(
+            t,
+            kinds::ORDER,
+            entity,
+            json!({ "order": order, "channel": self.ctx.from, "erp": erp }),
+        )
+        .key(MatchKey::number(&order.number));
+        if let Some(email) = &order.customer.email {
+            record = record.key(MatchKey::email(email.as_str()));
+        }
+        Ok(Effects::none().entity(record))
+    }
+
     /// Links the order in both systems to one Kontor entity, with its snapshot.
     fn bind(&self, order: &Order, entity: &str, document: &SalesDocument) -> Effects {
         let t = &self.ctx.tenant;
@@ -544,7 +580,11 @@ impl OrdersFlow {
             t,
             kinds::ORDER,
             entity,
-            json!({ "order": order, "erp": { "id": document.id, "number": document.number, "total": document.total } }),
+            json!({
+                "order": order,
+                "channel": self.ctx.from,
+                "erp": { "id": document.id, "number": document.number, "total": document.total },
+            }),
         )
         .key(MatchKey::number(&order.number));
         if let Some(email) = &order.customer.email {

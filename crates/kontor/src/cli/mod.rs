@@ -1,8 +1,10 @@
 //! The command line.
 
+mod bind;
 mod config_cmd;
 mod jobs;
 mod links;
+mod report;
 mod run;
 mod status;
 mod sync;
@@ -57,6 +59,11 @@ pub enum Command {
     /// Check, apply or export the configuration.
     #[command(subcommand)]
     Config(config_cmd::ConfigCommand),
+    /// Reports from synced data.
+    #[command(subcommand)]
+    Report(report::ReportCommand),
+    /// Go-live: match records that already exist on both sides, and link them.
+    Bind(bind::BindArgs),
     /// Run Kontor on an embedded store with a demo shop and ERP.
     Demo(crate::demo::DemoArgs),
 }
@@ -77,6 +84,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Links(command) => links::links(config, command).await,
         Command::Status { json } => status::status(config, json).await,
         Command::Config(command) => config_cmd::config(&cli.config, config, command).await,
+        Command::Report(command) => report::report(config, command).await,
+        Command::Bind(args) => bind::bind(config, args).await,
         Command::Demo(_) => Ok(0),
     }
 }

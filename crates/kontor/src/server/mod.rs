@@ -31,6 +31,7 @@ pub fn router(state: ServerState) -> Router {
         .route("/ready", get(ready))
         .route("/metrics", get(metrics))
         .route("/api/v1/status", get(status))
+        .route("/api/v1/reports/sales", get(sales_report))
         .with_state(state)
         .layer(tower_http::trace::TraceLayer::new_for_http())
 }
@@ -58,6 +59,49 @@ async fn metrics(State(state): State<ServerState>) -> String {
 async fn status(State(state): State<ServerState>) -> Response {
     match state.app.status().await {
         Ok(status) => Json(status).into_response(),
+        Err(error) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({ "error": { "code": "store_unavailable", "message": error.to_string() } })),
+        )
+            .into_response(),
+    }
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct SalesQuery {
+    tenant: String,
+    from: chrono::NaiveDate,
+    to: chrono::NaiveDate,
+}
+
+/// A request error: structured, with a stable code and the field at fault.
+fn bad_request(code: &str, field: &str, message: String) -> Response {
+    (
+        StatusCode::BAD_REQUEST,
+        Json(json!({ "error": { "code": code, "message": message, "field": field } })),
+    )
+        .into_response()
+}
+
+async fn sales_report(
+    State(state): State<ServerState>,
+    query: Result<axum::extract::Query<SalesQuery>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    let query = match query {
+        Ok(axum::extract::Query(query)) => query,
+        Err(rejection) => return bad_request("invalid_query", "query", rejection.body_text()),
+    };
+    if query.to < query.from {
+        return bad_request(
+            "invalid_range",
+            "to",
+            format!("`to` ({}) is before `from` ({})", query.to, query.from),
+        );
+    }
+    match kontor_flows::reports::sales_report(&state.app.store, &query.tenant, query.from, query.to)
+        .await
+    {
+        Ok(report) => Json(report).into_response(),
         Err(error) => (
             StatusCode::SERVICE_UNAVAILABLE,
             Json(json!({ "error": { "code": "store_unavailable", "message": error.to_string() } })),

@@ -1,0 +1,149 @@
+//! Sales reports from the orders Kontor has synced: per channel and day, per product,
+//! and in total — each per currency, never mixing them. Cancelled orders do not count.
+
+use std::collections::BTreeMap;
+
+use chrono::NaiveDate;
+use kontor_engine::{Store, StoreError};
+use kontor_model::{Currency, Money, Order, OrderStatus, tax_breakdown};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+use crate::kinds;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SalesReport {
+    pub tenant: String,
+    /// First day included (UTC).
+    pub from: NaiveDate,
+    /// Last day included (UTC).
+    pub to: NaiveDate,
+    pub by_day: Vec<DayRow>,
+    pub by_product: Vec<ProductRow>,
+    pub totals: Vec<TotalRow>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DayRow {
+    pub day: NaiveDate,
+    /// The shop connection the orders came from.
+    pub channel: String,
+    pub currency: Currency,
+    pub orders: u64,
+    #[serde(with = "rust_decimal::serde::str")]
+    pub units: Decimal,
+    /// What customers paid, tax included.
+    #[serde(with = "rust_decimal::serde::str")]
+    pub gross: Decimal,
+    #[serde(with = "rust_decimal::serde::str")]
+    pub tax: Decimal,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProductRow {
+    pub sku: String,
+    pub name: String,
+    pub currency: Currency,
+    #[serde(with = "rust_decimal::serde::str")]
+    pub units: Decimal,
+    /// Line totals after line discounts, tax included.
+    #[serde(with = "rust_decimal::serde::str")]
+    pub gross: Decimal,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TotalRow {
+    pub channel: String,
+    pub currency: Currency,
+    pub orders: u64,
+    #[serde(with = "rust_decimal::serde::str")]
+    pub gross: Decimal,
+}
+
+fn line_gross(order: &Order, amount: Money, rate: kontor_model::TaxRate) -> Decimal {
+    tax_breakdown(order.currency, order.prices_include_tax, [(rate, amount)])
+        .ok()
+        .and_then(|b| b.first().map(|b| b.gross.amount))
+        .unwrap_or(amount.amount)
+}
+
+/// Sales between `from` and `to` (both included, by the day each order was placed).
+pub async fn sales_report(
+    store: &Store,
+    tenant: &str,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> Result<SalesReport, StoreError> {
+    let mut days: BTreeMap<(NaiveDate, String, Currency), DayRow> = BTreeMap::new();
+    let mut products: BTreeMap<(String, Currency), ProductRow> = BTreeMap::new();
+    let mut totals: BTreeMap<(String, Currency), TotalRow> = BTreeMap::new();
+    let mut after: Option<String> = None;
+    loop {
+        let page = store
+            .list_entities(tenant, kinds::ORDER, after.as_deref(), 500)
+            .await?;
+        let Some(last) = page.last() else { break };
+        after = Some(last.id.clone());
+        for entity in page {
+            let Ok(order) = serde_json::from_value::<Order>(entity.data["order"].clone()) else {
+                continue;
+            };
+            let day = order.placed_at.date_naive();
+            if day < from || day > to || order.status == OrderStatus::Cancelled {
+                continue;
+            }
+            let channel = entity.data["channel"].as_str().unwrap_or("shop").to_owned();
+            let units: Decimal = order.lines.iter().map(|l| l.quantity).sum();
+            let row = days
+                .entry((day, channel.clone(), order.currency))
+                .or_insert_with(|| DayRow {
+                    day,
+                    channel: channel.clone(),
+                    currency: order.currency,
+                    orders: 0,
+                    units: Decimal::ZERO,
+                    gross: Decimal::ZERO,
+                    tax: Decimal::ZERO,
+                });
+            row.orders += 1;
+            row.units += units;
+            row.gross += order.totals.total.amount;
+            row.tax += order.totals.tax.amount;
+            let total = totals
+                .entry((channel.clone(), order.currency))
+                .or_insert_with(|| TotalRow {
+                    channel,
+                    currency: order.currency,
+                    orders: 0,
+                    gross: Decimal::ZERO,
+                });
+            total.orders += 1;
+            total.gross += order.totals.total.amount;
+            for line in &order.lines {
+                let product = products
+                    .entry((line.sku.clone(), order.currency))
+                    .or_insert_with(|| ProductRow {
+                        sku: line.sku.clone(),
+                        name: line.name.clone(),
+                        currency: order.currency,
+                        units: Decimal::ZERO,
+                        gross: Decimal::ZERO,
+                    });
+                product.units += line.quantity;
+                if let Ok(amount) = line.amount() {
+                    product.gross += line_gross(&order, amount, line.tax_rate);
+                }
+            }
+        }
+    }
+    let mut by_product: Vec<ProductRow> = products.into_values().collect();
+    by_product.sort_by(|a, b| b.gross.cmp(&a.gross).then_with(|| a.sku.cmp(&b.sku)));
+    Ok(SalesReport {
+        tenant: tenant.to_owned(),
+        from,
+        to,
+        by_day: days.into_values().collect(),
+        by_product,
+        totals: totals.into_values().collect(),
+    })
+}
