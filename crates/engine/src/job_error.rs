@@ -16,6 +16,10 @@ pub enum ErrorClass {
     /// A person must act (a mapping is missing, credentials are wrong): parked at once,
     /// with a reason that says what to fix.
     NeedsHuman,
+    /// Something this job depends on is not there yet (a payment's order is still being
+    /// imported): retried like a transient failure, and parked with its reason if the
+    /// wait outlasts its attempts — but routine, not a fault.
+    Waiting,
 }
 
 impl std::fmt::Display for ErrorClass {
@@ -24,6 +28,7 @@ impl std::fmt::Display for ErrorClass {
             ErrorClass::Transient => "transient",
             ErrorClass::Permanent => "permanent",
             ErrorClass::NeedsHuman => "needs_human",
+            ErrorClass::Waiting => "waiting",
         })
     }
 }
@@ -66,6 +71,10 @@ impl JobError {
 
     pub fn needs_human(code: impl Into<String>, message: impl Into<String>) -> Self {
         JobError::new(ErrorClass::NeedsHuman, code, message)
+    }
+
+    pub fn waiting(code: impl Into<String>, message: impl Into<String>) -> Self {
+        JobError::new(ErrorClass::Waiting, code, message)
     }
 
     /// Records the causes of `error` (its `source()` chain) under this error.

@@ -669,7 +669,35 @@ async fn a_lock_held_by_a_job_is_free_once_its_lease_lapses(t: TestStore) {
     );
 }
 
+async fn a_waiting_job_is_retried_and_parks_with_its_reason_if_the_wait_runs_out(t: TestStore) {
+    let s = &t.store;
+    let id = s
+        .enqueue(job("payments.record").max_attempts(2))
+        .await
+        .unwrap()
+        .job_id();
+    let waiting = JobError::waiting("order_not_imported", "order #1 is not in the ERP yet");
+    let lease = s.claim("w", 1, LEASE).await.unwrap().remove(0);
+    assert!(matches!(
+        s.fail(&lease, &waiting).await.unwrap(),
+        FailureOutcome::Retrying { .. }
+    ));
+    t.clock.advance(Duration::from_secs(5));
+    let lease = s.claim("w", 1, LEASE).await.unwrap().remove(0);
+    assert_eq!(lease.job.attempts, 2, "waiting counts attempts");
+    assert_eq!(
+        s.fail(&lease, &waiting).await.unwrap(),
+        FailureOutcome::Parked
+    );
+    let parked = s.get_job(id, None).await.unwrap().unwrap();
+    assert_eq!(
+        parked.last_error().unwrap().class,
+        kontor_engine::ErrorClass::Waiting
+    );
+}
+
 on_both_backends!(
+    a_waiting_job_is_retried_and_parks_with_its_reason_if_the_wait_runs_out,
     a_lock_held_by_a_job_is_free_once_its_lease_lapses,
     named_locks_exclude_others_until_released_or_expired,
     enqueue_dedupes_only_while_waiting,

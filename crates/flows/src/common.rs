@@ -36,6 +36,14 @@ impl FlowContext {
         .priority(priority)
     }
 
+    /// The ordering key for this flow's work on one record. Keys are never shared
+    /// between flows: a flow that depends on another's work (a payment on its order's
+    /// import) waits for it by retrying, so that neither can hold the other back in the
+    /// queue — a parked job blocks only its own flow's later work on that record.
+    pub(crate) fn record_key(&self, record: &str) -> String {
+        format!("{}:{}:{record}", self.kind, self.name)
+    }
+
     /// A job for one record; `key` names the record (it dedupes the job).
     pub(crate) fn item_job(&self, step: &str, key: &str, mut payload: serde_json::Value) -> NewJob {
         if let Some(fields) = payload.as_object_mut() {

@@ -422,3 +422,58 @@ pub(crate) async fn rewind_cursor(
             .map_err(failed),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_connection_lacking_a_capability_fails_the_check_naming_it() {
+        let flows = BTreeMap::from([(
+            "orders".to_owned(),
+            FlowConfig {
+                kind: None,
+                from: "shop".into(),
+                to: "erp".into(),
+                enabled: true,
+                every: None,
+                cron: None,
+                options: serde_json::Value::Null,
+            },
+        )]);
+        let connections = BTreeMap::from([
+            (
+                "shop".to_owned(),
+                ConnectionInfo {
+                    kind: "feed",
+                    capabilities: [Capability::OrderRead].into_iter().collect(),
+                },
+            ),
+            (
+                "erp".to_owned(),
+                ConnectionInfo {
+                    kind: "readonly-erp",
+                    capabilities: [Capability::CatalogueRead].into_iter().collect(),
+                },
+            ),
+        ]);
+        let problems = check_flows(&flows, &connections);
+        let messages: Vec<String> = problems.iter().map(ToString::to_string).collect();
+        assert_eq!(problems.len(), 2, "{messages:#?}");
+        assert!(
+            messages
+                .iter()
+                .all(|m| m.starts_with("flows.orders.to: connection `erp` (readonly-erp) cannot"))
+        );
+        assert!(
+            messages
+                .iter()
+                .any(|m| m.contains("create sales documents"))
+        );
+        assert!(
+            messages
+                .iter()
+                .any(|m| m.contains("find and create customers"))
+        );
+    }
+}

@@ -974,3 +974,184 @@ async fn go_live_binding_matches_existing_records_reports_the_rest_and_writes_on
         .unwrap();
     assert!(again.already_linked >= 1);
 }
+
+#[tokio::test]
+async fn archived_products_follow_the_policy_and_planned_deliveries_reach_the_shop() {
+    let mut world = World::with(all_flows(), demo_mappings()).await;
+    world.run(&["catalogue", "stock"]).await;
+    let incoming = world
+        .erp
+        .stock()
+        .into_iter()
+        .find(|l| l.warehouse == WEB_WAREHOUSE && !l.incoming.is_empty())
+        .expect("the demo has a delivery on its way");
+    let shown = world.shop.stock_of(&incoming.sku, "default").unwrap();
+    assert_eq!(
+        shown.incoming, incoming.incoming,
+        "planned availability is shown"
+    );
+
+    let mut mug = world.erp.product_by_sku("MUG-330").unwrap();
+    mug.status = ProductStatus::Archived;
+    world.erp.put_product(mug.clone()).unwrap();
+    world.run(&["catalogue"]).await;
+    assert_eq!(
+        world.shop.product_by_sku("MUG-330").unwrap().status,
+        ProductStatus::Archived
+    );
+
+    // With `archived = "ignore"` the shop's product is left as it is.
+    let mut flows = all_flows();
+    flows.insert(
+        "catalogue".into(),
+        flow("erp", "shop", json!({ "archived": "ignore" })),
+    );
+    world.configure(flows, demo_mappings());
+    let mut bag = world.erp.product_by_sku("BAG-BLK").unwrap();
+    bag.status = ProductStatus::Archived;
+    world.erp.put_product(bag).unwrap();
+    world.run(&["catalogue"]).await;
+    assert_eq!(
+        world.shop.product_by_sku("BAG-BLK").unwrap().status,
+        ProductStatus::Active
+    );
+    world.assert_nothing_parked().await;
+}
+
+#[tokio::test]
+async fn consumer_orders_go_to_the_web_sales_account_and_unpaid_ones_wait_unless_exempt() {
+    let mut flows = all_flows();
+    flows.insert(
+        "orders".into(),
+        flow(
+            "shop",
+            "erp",
+            json!({
+                "b2c_customer": "WEB-SALES",
+                "import_when": "paid",
+                "unpaid_methods": ["cash_on_delivery"],
+            }),
+        ),
+    );
+    let world = World::with(flows, demo_mappings()).await;
+    let mut web_sales = business("WEB-SALES", "sklep@example.com", "DETAL");
+    web_sales.kind = CustomerKind::Person;
+    let web_sales_id = world.erp.put_customer(web_sales).unwrap();
+    let consumer = world.place(111, |o| {
+        o.customer.company = None;
+        o.customer.vat_id = None;
+        o.requested_document = kontor_model::RequestedDocument::Receipt;
+        o.discounts.push(kontor_model::Discount {
+            code: Some("WITAJ10".into()),
+            description: "Welcome voucher".into(),
+            amount: pln(dec!(10)),
+            tax_rate: TaxRate(dec!(23)),
+        });
+        o.totals = o.computed_totals().unwrap();
+        o.payments
+            .iter_mut()
+            .for_each(|p| p.amount = o.totals.total);
+    });
+    let company = world.place(112, |o| {
+        o.customer.company = Some("Hotel Wisła Sp. z o.o.".into());
+        o.customer.vat_id = Some(VatId::new("PL6762468116").unwrap());
+        o.payment_state = PaymentState::Paid;
+    });
+    let unpaid_transfer = world.place(113, |o| {
+        o.payment_state = PaymentState::Pending;
+        o.payment_method = Some("bank_transfer".into());
+        o.payments.clear();
+    });
+    let cash_on_delivery = world.place(114, |o| {
+        o.payment_state = PaymentState::Pending;
+        o.payment_method = Some("cash_on_delivery".into());
+        o.payments.clear();
+    });
+    world.run(&["orders"]).await;
+    world.assert_nothing_parked().await;
+
+    let sale = world.sale_of(&consumer);
+    assert_eq!(
+        world.erp.sale_draft(&sale.id).unwrap().customer_id,
+        web_sales_id,
+        "booked to the web-sales account"
+    );
+    assert_eq!(
+        sale.total, consumer.totals.total,
+        "the voucher is on the document"
+    );
+    assert!(
+        world
+            .erp
+            .sale_draft(&sale.id)
+            .unwrap()
+            .lines
+            .iter()
+            .any(|l| l.sku == "discount:WITAJ10")
+    );
+    let company_sale = world.sale_of(&company);
+    assert_ne!(
+        world.erp.sale_draft(&company_sale.id).unwrap().customer_id,
+        web_sales_id,
+        "businesses get their own"
+    );
+    assert!(
+        world.erp.sales_for(&unpaid_transfer.number).is_empty(),
+        "waits for the transfer"
+    );
+    world.sale_of(&cash_on_delivery);
+
+    // Paid later: imported on its next change.
+    let mut paid = world.shop.order(&unpaid_transfer.id).unwrap();
+    paid.payment_state = PaymentState::Paid;
+    world.shop.update_order(paid).unwrap();
+    world.run(&["orders"]).await;
+    world.sale_of(&unpaid_transfer);
+}
+
+#[tokio::test]
+async fn a_payment_seen_before_its_order_never_holds_the_order_back() {
+    let world = World::with(all_flows(), demo_mappings()).await;
+    let order = world.place(121, |o| {
+        o.payment_state = PaymentState::Paid;
+        o.payment_method = Some("card".into());
+        o.payments = vec![kontor_model::Payment {
+            order_number: String::new(),
+            kind: kontor_model::PaymentKind::Capture,
+            amount: o.totals.total,
+            method: "card".into(),
+            transaction_id: "txn_early".into(),
+            at: Utc::now(),
+        }];
+    });
+    // The payments flow sees the order first; its job waits for the import, and the
+    // import — enqueued later — must not wait behind it.
+    world.start("payments").await;
+    world
+        .settle_until(|jobs| {
+            jobs.iter()
+                .any(|j| j.kind == "payments.record" && j.attempts >= 1)
+        })
+        .await;
+    world.run(&["orders"]).await;
+    assert_eq!(
+        world.erp.sales_for(&order.number).len(),
+        1,
+        "the import was not held back"
+    );
+    world.settle().await;
+    let sale = world.sale_of(&order);
+    let jobs = world.jobs(&[]).await;
+    let payment_jobs: Vec<_> = jobs
+        .iter()
+        .filter(|j| j.kind == "payments.record")
+        .map(|j| (j.state, j.attempts, j.outcome.clone()))
+        .collect();
+    assert_eq!(
+        world.erp.payments_of_sale(&sale.id).len(),
+        1,
+        "and the payment followed it: {payment_jobs:?} {:?}",
+        order.payments
+    );
+    world.assert_nothing_parked().await;
+}

@@ -24,6 +24,17 @@ pub(crate) struct ProductRecord {
     pub archived: bool,
 }
 
+impl ProductRecord {
+    /// The product as the system shows it: archived ones with that status.
+    pub(crate) fn view(&self) -> Product {
+        let mut product = self.product.clone();
+        if self.archived {
+            product.status = kontor_model::ProductStatus::Archived;
+        }
+        product
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct SaleRecord {
     pub document: SalesDocument,

@@ -327,8 +327,9 @@ impl MemorySystem {
         self.write(|_| (vec![Mutation::Order(Box::new(order))], ()))
     }
 
+    /// Products as the system shows them (archived ones with that status).
     pub fn products(&self) -> Vec<Product> {
-        self.read(|s| s.products.values().map(|p| p.product.clone()).collect())
+        self.read(|s| s.products.values().map(ProductRecord::view).collect())
     }
 
     pub fn product_by_sku(&self, sku: &str) -> Option<Product> {
@@ -336,7 +337,7 @@ impl MemorySystem {
             s.sku_index
                 .get(sku)
                 .and_then(|id| s.products.get(id))
-                .map(|p| p.product.clone())
+                .map(ProductRecord::view)
         })
     }
 

@@ -416,11 +416,15 @@ impl Store {
                 job.attempts.saturating_sub(1),
                 now + to_chrono(policy.after_hint(after)),
             ),
-            (ErrorClass::Transient, None) if job.attempts < job.max_attempts => (
-                JobState::Pending,
-                job.attempts,
-                now + to_chrono(policy.backoff(job.attempts)),
-            ),
+            (ErrorClass::Transient, None) | (ErrorClass::Waiting, _)
+                if job.attempts < job.max_attempts =>
+            {
+                (
+                    JobState::Pending,
+                    job.attempts,
+                    now + to_chrono(policy.backoff(job.attempts)),
+                )
+            }
             _ => (JobState::Parked, job.attempts, job.run_at),
         };
 

@@ -253,7 +253,7 @@ impl CatalogueFlow {
     fn export_job(&self, code: &str) -> NewJob {
         self.ctx
             .item_job("export", code, json!({ "code": code }))
-            .ordering_key(format!("product:{}:{code}", self.ctx.to))
+            .ordering_key(self.ctx.record_key(code))
     }
 
     /// `catalogue.poll`: one page of changed products, sent in batches.

@@ -74,7 +74,7 @@ impl OrderStatusFlow {
             |d| {
                 self.ctx
                     .item_job("push", &d.id, json!({ "document": d }))
-                    .ordering_key(format!("order-number:{}", d.reference))
+                    .ordering_key(self.ctx.record_key(&d.reference))
             },
             self.start_job(),
         ))

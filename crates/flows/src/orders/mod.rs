@@ -111,7 +111,7 @@ impl OrdersFlow {
     pub fn import_job(&self, order_id: &str) -> NewJob {
         self.ctx
             .item_job("import", order_id, json!({ "order_id": order_id }))
-            .ordering_key(format!("order:{}:{order_id}", self.ctx.from))
+            .ordering_key(self.ctx.record_key(order_id))
     }
 
     /// One page of changed orders: an import job for each, and the cursor moved past them

@@ -58,10 +58,10 @@ fn document_kind(order: &Order) -> InvoiceKind {
 
 impl PaymentsFlow {
     fn record_job(&self, order_id: &str) -> NewJob {
-        // Same ordering key as the order's import: payments never overtake their order.
+        // A payment that runs before its order's import waits for it by retrying.
         self.ctx
             .item_job("record", order_id, json!({ "order_id": order_id }))
-            .ordering_key(format!("order:{}:{order_id}", self.ctx.from))
+            .ordering_key(self.ctx.record_key(order_id))
     }
 
     async fn read_order(&self, order_id: &str) -> Result<Order, JobError> {
@@ -108,7 +108,7 @@ impl PaymentsFlow {
         let Some((entity, sale_id)) =
             sale_of_shop_order(&ctx.store, t, &self.ctx.from, &order.id, &self.ctx.to).await?
         else {
-            return Err(JobError::transient(
+            return Err(JobError::waiting(
                 "order_not_imported",
                 format!(
                     "order {} is not in `{}` yet; its payment waits for the orders flow",

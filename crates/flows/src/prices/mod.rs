@@ -104,8 +104,8 @@ impl PricesFlow {
                     None => None,
                 };
                 Some(account.map(|l| l.external_id).ok_or_else(|| {
-                    JobError::transient(
-                        "customer_not_in_shop",
+                    JobError::waiting(
+                "customer_not_in_shop",
                         format!("customer {erp_id} has no account in `{}` yet; the customers flow creates it", self.ctx.to),
                     )
                 })?)
@@ -172,7 +172,7 @@ impl PricesFlow {
                     }
                     Err(ConnectorError::NotFound { what }) => failed.push((
                         update.price.clone(),
-                        JobError::transient(
+                        JobError::waiting(
                             "variant_missing",
                             format!(
                                 "`{}` has no {what} yet; is the catalogue flow creating it?",

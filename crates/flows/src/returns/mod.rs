@@ -68,7 +68,7 @@ impl ReturnsFlow {
             |r| {
                 self.ctx
                     .item_job("record", &r.reference, json!({ "return": r }))
-                    .ordering_key(format!("order-number:{}", r.order_number))
+                    .ordering_key(self.ctx.record_key(&r.order_number))
             },
             self.start_job(),
         ))
@@ -89,7 +89,7 @@ impl ReturnsFlow {
         let Some((entity, sale_id)) =
             order_by_number(&ctx.store, t, &goods_return.order_number, &self.ctx.to).await?
         else {
-            return Err(JobError::transient(
+            return Err(JobError::waiting(
                 "order_not_imported",
                 format!(
                     "return {} is for order {}, which is not in `{}` (yet)",

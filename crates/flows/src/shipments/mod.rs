@@ -78,7 +78,7 @@ impl ShipmentsFlow {
                 self.ctx
                     .item_job("fulfil", &s.reference, json!({ "shipment": s }))
                     // One order's shipments one at a time: completion is counted in order.
-                    .ordering_key(format!("order-number:{}", s.order_number))
+                    .ordering_key(self.ctx.record_key(&s.order_number))
             },
             self.start_job(),
         ))

@@ -85,7 +85,7 @@ impl ShowroomFlow {
     fn transfer_job(&self, order_id: &str) -> NewJob {
         self.ctx
             .item_job("transfer", order_id, json!({ "order_id": order_id }))
-            .ordering_key(format!("order:{}:{order_id}", self.ctx.from))
+            .ordering_key(self.ctx.record_key(order_id))
     }
 
     pub(crate) async fn poll(&self, ctx: &JobContext) -> Result<Effects, JobError> {
@@ -125,7 +125,7 @@ impl ShowroomFlow {
         let Some((entity, sale_id)) =
             sale_of_shop_order(&ctx.store, t, &self.ctx.from, &order.id, &self.ctx.to).await?
         else {
-            return Err(JobError::transient(
+            return Err(JobError::waiting(
                 "order_not_imported",
                 format!(
                     "order {} is not in `{}` yet; the showroom transfer waits for it",

@@ -273,7 +273,7 @@ impl StockFlow {
         let (effects, _, mut failed) = self.push(&ctx.store, pairs, &BTreeMap::new()).await?;
         match failed.pop() {
             // The catalogue flow may not have created the variant yet: worth waiting for.
-            Some((sku, location, ConnectorError::NotFound { .. })) => Err(JobError::transient(
+            Some((sku, location, ConnectorError::NotFound { .. })) => Err(JobError::waiting(
                 "variant_missing",
                 format!(
                     "`{}` has no variant with SKU {sku} (location {location}) yet; is the catalogue flow creating it?",

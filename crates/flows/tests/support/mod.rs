@@ -19,6 +19,9 @@ use kontor_flows::{BuiltFlow, FlowConfig, FlowKind, Mappings, build_flows, handl
 use kontor_model::Order;
 use serde_json::json;
 
+/// A condition on the jobs in the store that ends a run.
+type Enough<'a> = dyn Fn(&[Job]) -> bool + 'a;
+
 pub struct World {
     pub store: Store,
     pub shop: MemorySystem,
@@ -156,6 +159,21 @@ impl World {
 
     /// Runs jobs until none is pending or running.
     pub async fn settle(&self) {
+        self.run_jobs(None).await;
+        assert!(
+            self.jobs(&[JobState::Pending, JobState::Running])
+                .await
+                .is_empty(),
+            "jobs did not settle"
+        );
+    }
+
+    /// Runs jobs until `enough` holds for the jobs in the store.
+    pub async fn settle_until(&self, enough: impl Fn(&[Job]) -> bool) {
+        self.run_jobs(Some(&enough)).await;
+    }
+
+    async fn run_jobs(&self, enough: Option<&Enough<'_>>) {
         let flows: Vec<_> = self.flows.iter().map(|f| f.flow.clone()).collect();
         let runner = Runner::new(
             self.store.clone(),
@@ -172,23 +190,20 @@ impl World {
             async move { runner.run(shutdown).await }
         });
         for _ in 0..1000 {
-            if self
-                .jobs(&[JobState::Pending, JobState::Running])
-                .await
-                .is_empty()
-            {
+            let done = match enough {
+                Some(enough) => enough(&self.jobs(&[]).await),
+                None => self
+                    .jobs(&[JobState::Pending, JobState::Running])
+                    .await
+                    .is_empty(),
+            };
+            if done {
                 break;
             }
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
         shutdown.cancel();
         running.await.unwrap();
-        assert!(
-            self.jobs(&[JobState::Pending, JobState::Running])
-                .await
-                .is_empty(),
-            "jobs did not settle"
-        );
     }
 
     pub async fn jobs(&self, states: &[JobState]) -> Vec<Job> {

@@ -148,13 +148,25 @@ async fn shoppers(shop: MemorySystem, erp: MemorySystem, interval: Duration, shu
     }
 }
 
-/// The warehouse: deliveries arrive, the showroom sells.
+/// The warehouse: deliveries arrive, the showroom sells, parcels go out.
 async fn warehouse(erp: MemorySystem, shutdown: Shutdown) {
     let mut rng = fastrand::Rng::new();
     loop {
         tokio::select! {
             _ = shutdown.cancelled() => return,
             _ = tokio::time::sleep(Duration::from_secs(2)) => {}
+        }
+        // Pack the oldest open order that is paid for (or cash on delivery).
+        let open = erp
+            .sales()
+            .into_iter()
+            .filter(|s| s.status == kontor_model::OrderStatus::Processing)
+            .min_by(|a, b| a.number.cmp(&b.number));
+        if let Some(sale) = open {
+            let tracking = format!("DPD{:010}", rng.u64(..10_000_000_000));
+            if let Err(error) = erp.ship(&sale.id, None, "DPD", &tracking) {
+                tracing::warn!(message = "The demo warehouse could not ship.", %error);
+            }
         }
         let levels: Vec<_> = erp
             .stock()
@@ -196,14 +208,30 @@ async fn print_progress(app: &App, shop: &MemorySystem, erp: &MemorySystem) {
         .await
         .map(|jobs| jobs.len())
         .unwrap_or(0);
+    let orders = shop.orders();
+    let shipped = orders
+        .iter()
+        .filter(|o| {
+            matches!(
+                o.status,
+                kontor_model::OrderStatus::Shipped | kontor_model::OrderStatus::Completed
+            )
+        })
+        .count();
+    let invoiced = orders
+        .iter()
+        .filter(|o| !shop.attached_invoices(&o.id).is_empty())
+        .count();
     println!(
-        "{}  orders: {} placed, {} in the ERP, {} parked │ shop: {} products, {} stock levels │ queue: {} to do",
+        "{}  orders: {} placed, {} in the ERP, {} invoiced, {} shipped, {} parked │ shop: {} products, {} prices │ queue: {} to do",
         Utc::now().format("%H:%M:%S"),
-        shop.orders().len(),
+        orders.len(),
         in_erp,
+        invoiced,
+        shipped,
         parked_jobs(app).await,
         shop.products().len(),
-        shop.stock().len(),
+        shop.shop_prices().len(),
         pending,
     );
 }
@@ -230,6 +258,6 @@ mod tests {
         )
         .unwrap();
         assert!(config.problems().is_empty(), "{:?}", config.problems());
-        assert_eq!(config.tenants["demo"].flows.len(), 3);
+        assert_eq!(config.tenants["demo"].flows.len(), 9);
     }
 }

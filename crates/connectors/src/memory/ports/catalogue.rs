@@ -25,14 +25,6 @@ pub(in crate::memory) fn variant_refs(state: &State, skus: &[String]) -> Vec<Var
         .collect()
 }
 
-fn product_view(record: &ProductRecord) -> Product {
-    let mut product = record.product.clone();
-    if record.archived {
-        product.status = ProductStatus::Archived;
-    }
-    product
-}
-
 #[async_trait]
 impl CatalogueSource for MemorySystem {
     async fn products_changed(
@@ -43,7 +35,7 @@ impl CatalogueSource for MemorySystem {
         self.call("products.list").await?;
         self.read(|s| {
             page(&s.product_feed, cursor, limit, |id| {
-                s.products.get(id).map(product_view)
+                s.products.get(id).map(ProductRecord::view)
             })
         })
     }
@@ -59,7 +51,7 @@ impl CatalogueSource for MemorySystem {
             s.products
                 .values()
                 .find(|p| p.product.code == code)
-                .map(product_view)
+                .map(ProductRecord::view)
         })
         .ok_or_else(|| not_found(format!("product {code}")))
     }
