@@ -33,6 +33,16 @@ impl Cursor {
     }
 }
 
+fn cursor_from_row(row: &sqlx::any::AnyRow) -> Result<Cursor, StoreError> {
+    Ok(Cursor {
+        tenant: row.try_get("tenant")?,
+        flow: row.try_get("flow")?,
+        system: row.try_get("system")?,
+        value: row.try_get("value")?,
+        updated_at: Some(from_micros(row.try_get("updated_at")?)),
+    })
+}
+
 pub(crate) async fn set_in(
     conn: &mut AnyConnection,
     cursor: &Cursor,
@@ -67,16 +77,7 @@ impl Store {
         .bind(system)
         .fetch_optional(&self.pool)
         .await?;
-        row.map(|row| {
-            Ok(Cursor {
-                tenant: row.try_get("tenant")?,
-                flow: row.try_get("flow")?,
-                system: row.try_get("system")?,
-                value: row.try_get("value")?,
-                updated_at: Some(from_micros(row.try_get("updated_at")?)),
-            })
-        })
-        .transpose()
+        row.as_ref().map(cursor_from_row).transpose()
     }
 
     /// Sets a cursor directly: used to backfill from a date or id on request.
@@ -111,16 +112,6 @@ impl Store {
         .bind(tenant.unwrap_or(""))
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
-            .map(|row| {
-                Ok(Cursor {
-                    tenant: row.try_get("tenant")?,
-                    flow: row.try_get("flow")?,
-                    system: row.try_get("system")?,
-                    value: row.try_get("value")?,
-                    updated_at: Some(from_micros(row.try_get("updated_at")?)),
-                })
-            })
-            .collect()
+        rows.iter().map(cursor_from_row).collect()
     }
 }

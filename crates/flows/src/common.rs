@@ -1,10 +1,13 @@
 //! What every flow does the same way: reading and moving its cursor, the job that polls,
 //! jobs for single records, and finding an order Kontor imported earlier.
 
+use std::future::Future;
+
+use kontor_connector::{Changes, ConnectorError};
 use kontor_engine::{Cursor, JobError, NewJob, Store};
 use serde_json::json;
 
-use crate::error::store_failure;
+use crate::error::{connector_failure, store_failure};
 use crate::flow::FlowContext;
 use crate::kinds;
 
@@ -16,6 +19,23 @@ impl FlowContext {
             .await
             .map_err(|e| store_failure(&format!("reading the {} cursor", self.kind), e))?;
         Ok(cursor.map(|c| c.value))
+    }
+
+    /// The next page of this flow's source after its cursor; `what` names it for the
+    /// error message (e.g. "changed prices").
+    pub(crate) async fn next_page<T, F>(
+        &self,
+        store: &Store,
+        what: &str,
+        read: impl FnOnce(Option<String>) -> F,
+    ) -> Result<Changes<T>, JobError>
+    where
+        F: Future<Output = Result<Changes<T>, ConnectorError>>,
+    {
+        let cursor = self.cursor(store).await?;
+        read(cursor)
+            .await
+            .map_err(|e| connector_failure(&format!("reading {what} from `{}`", self.from), e))
     }
 
     /// The cursor write that goes with the work done up to `next`.
@@ -122,4 +142,23 @@ pub(crate) fn page_into_jobs<T>(
         effects.jobs.push(next_poll);
     }
     effects
+}
+
+/// Everything a source has, page by page from the beginning (go-live binding).
+pub(crate) async fn read_everything<T, F>(
+    mut read: impl FnMut(Option<String>) -> F,
+) -> Result<Vec<T>, ConnectorError>
+where
+    F: Future<Output = Result<Changes<T>, ConnectorError>>,
+{
+    let mut items = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = read(cursor).await?;
+        items.extend(page.items);
+        if !page.more || page.cursor.is_none() {
+            return Ok(items);
+        }
+        cursor = page.cursor;
+    }
 }

@@ -80,24 +80,34 @@ enum Action {
     },
 }
 
-/// Every product a source has, page by page.
-async fn all_products(source: &dyn CatalogueSource, what: &str) -> Result<Vec<Product>, JobError> {
-    let mut products = Vec::new();
-    let mut cursor: Option<String> = None;
-    loop {
-        let page = source
-            .products_changed(cursor.as_deref(), 500)
-            .await
-            .map_err(|e| connector_failure(&format!("listing the products of `{what}`"), e))?;
-        products.extend(page.items);
-        if !page.more || page.cursor.is_none() {
-            return Ok(products);
-        }
-        cursor = page.cursor;
-    }
+/// Every product a source has.
+async fn all_products(
+    source: &Arc<dyn CatalogueSource>,
+    what: &str,
+) -> Result<Vec<Product>, JobError> {
+    crate::common::read_everything(|cursor| {
+        let source = source.clone();
+        async move { source.products_changed(cursor.as_deref(), 500).await }
+    })
+    .await
+    .map_err(|e| connector_failure(&format!("listing the products of `{what}`"), e))
 }
 
 impl CatalogueFlow {
+    /// The next page of changes from the source, after the cursor.
+    async fn page(
+        &self,
+        store: &Store,
+        limit: usize,
+    ) -> Result<kontor_connector::Changes<kontor_model::Product>, JobError> {
+        let source = self.erp.clone();
+        self.ctx
+            .next_page(store, "changed products", |cursor| async move {
+                source.products_changed(cursor.as_deref(), limit).await
+            })
+            .await
+    }
+
     fn page_size(&self) -> usize {
         self.options
             .page_size
@@ -258,17 +268,7 @@ impl CatalogueFlow {
 
     /// `catalogue.poll`: one page of changed products, sent in batches.
     pub(crate) async fn poll(&self, ctx: &JobContext) -> Result<Effects, JobError> {
-        let cursor = self.ctx.cursor(&ctx.store).await?;
-        let changes = self
-            .erp
-            .products_changed(cursor.as_deref(), self.page_size())
-            .await
-            .map_err(|e| {
-                connector_failure(
-                    &format!("reading changed products from `{}`", self.ctx.from),
-                    e,
-                )
-            })?;
+        let changes = self.page(&ctx.store, self.page_size()).await?;
         let (mut effects, failed) = self.export(&ctx.store, changes.items).await?;
         for (code, _) in &failed {
             effects = effects.enqueue(self.export_job(code));
@@ -327,17 +327,7 @@ impl Flow for CatalogueFlow {
     }
 
     async fn plan(&self, store: &Store, limit: usize) -> Result<Plan, JobError> {
-        let cursor = self.ctx.cursor(store).await?;
-        let changes = self
-            .erp
-            .products_changed(cursor.as_deref(), limit)
-            .await
-            .map_err(|e| {
-                connector_failure(
-                    &format!("reading changed products from `{}`", self.ctx.from),
-                    e,
-                )
-            })?;
+        let changes = self.page(store, limit).await?;
         let mut plan = Plan {
             changes: Vec::new(),
             more: changes.more,
@@ -382,7 +372,7 @@ impl Flow for CatalogueFlow {
             flow: self.ctx.name.clone(),
             ..BindReport::default()
         };
-        let products = all_products(self.erp.as_ref(), &self.ctx.from).await?;
+        let products = all_products(&self.erp, &self.ctx.from).await?;
         let mut owners: BTreeMap<String, Vec<String>> = BTreeMap::new();
         for product in &products {
             for variant in &product.variants {
@@ -504,7 +494,7 @@ impl Flow for CatalogueFlow {
             }
         }
         if let Some(listing) = &self.shop_listing {
-            for product in all_products(listing.as_ref(), &self.ctx.to).await? {
+            for product in all_products(listing, &self.ctx.to).await? {
                 if !product.variants.iter().any(|v| owners.contains_key(&v.sku)) {
                     report
                         .only_in_target

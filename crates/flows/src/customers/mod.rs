@@ -58,6 +58,20 @@ struct Planned {
 }
 
 impl CustomersFlow {
+    /// The next page of changes from the source, after the cursor.
+    async fn page(
+        &self,
+        store: &Store,
+        limit: usize,
+    ) -> Result<kontor_connector::Changes<kontor_connector::ExternalCustomer>, JobError> {
+        let source = self.erp.clone();
+        self.ctx
+            .next_page(store, "changed customers", |cursor| async move {
+                source.customers_changed(cursor.as_deref(), limit).await
+            })
+            .await
+    }
+
     /// The customer as the shop should hold it: its group in the shop's words.
     fn for_shop(&self, customer: &Customer) -> Customer {
         let mut customer = customer.clone();
@@ -201,17 +215,7 @@ impl CustomersFlow {
     }
 
     pub(crate) async fn poll(&self, ctx: &JobContext) -> Result<Effects, JobError> {
-        let cursor = self.ctx.cursor(&ctx.store).await?;
-        let changes = self
-            .erp
-            .customers_changed(cursor.as_deref(), self.options.page_size)
-            .await
-            .map_err(|e| {
-                connector_failure(
-                    &format!("reading changed customers from `{}`", self.ctx.from),
-                    e,
-                )
-            })?;
+        let changes = self.page(&ctx.store, self.options.page_size).await?;
         let (mut effects, failed) = self.export(&ctx.store, changes.items).await?;
         for (found, _) in &failed {
             effects = effects.enqueue(self.ctx.item_job(
@@ -267,17 +271,7 @@ impl Flow for CustomersFlow {
     }
 
     async fn plan(&self, store: &Store, limit: usize) -> Result<Plan, JobError> {
-        let cursor = self.ctx.cursor(store).await?;
-        let changes = self
-            .erp
-            .customers_changed(cursor.as_deref(), limit)
-            .await
-            .map_err(|e| {
-                connector_failure(
-                    &format!("reading changed customers from `{}`", self.ctx.from),
-                    e,
-                )
-            })?;
+        let changes = self.page(store, limit).await?;
         let mut plan = Plan {
             changes: Vec::new(),
             more: changes.more,
@@ -317,22 +311,14 @@ impl Flow for CustomersFlow {
             flow: self.ctx.name.clone(),
             ..BindReport::default()
         };
-        let mut cursor: Option<String> = None;
-        let mut customers = Vec::new();
-        loop {
-            let page = self
-                .erp
-                .customers_changed(cursor.as_deref(), 500)
-                .await
-                .map_err(|e| {
-                    connector_failure(&format!("listing the customers of `{}`", self.ctx.from), e)
-                })?;
-            customers.extend(page.items);
-            if !page.more || page.cursor.is_none() {
-                break;
-            }
-            cursor = page.cursor;
-        }
+        let customers = crate::common::read_everything(|cursor| {
+            let source = self.erp.clone();
+            async move { source.customers_changed(cursor.as_deref(), 500).await }
+        })
+        .await
+        .map_err(|e| {
+            connector_failure(&format!("listing the customers of `{}`", self.ctx.from), e)
+        })?;
         let failed = |e| store_failure("looking up customer links", e);
         for found in customers {
             if self.options.only_business && matches!(found.customer.kind, CustomerKind::Person) {

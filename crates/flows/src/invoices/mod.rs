@@ -49,15 +49,22 @@ step!(PollInvoices, InvoicesFlow, poll);
 step!(AttachInvoiceStep, InvoicesFlow, attach);
 
 impl InvoicesFlow {
-    pub(crate) async fn poll(&self, ctx: &JobContext) -> Result<Effects, JobError> {
-        let cursor = self.ctx.cursor(&ctx.store).await?;
-        let changes = self
-            .erp
-            .invoices_changed(cursor.as_deref(), self.options.page_size)
+    /// The next page of changes from the source, after the cursor.
+    async fn page(
+        &self,
+        store: &Store,
+        limit: usize,
+    ) -> Result<kontor_connector::Changes<kontor_model::Invoice>, JobError> {
+        let source = self.erp.clone();
+        self.ctx
+            .next_page(store, "invoices", |cursor| async move {
+                source.invoices_changed(cursor.as_deref(), limit).await
+            })
             .await
-            .map_err(|e| {
-                connector_failure(&format!("reading invoices from `{}`", self.ctx.from), e)
-            })?;
+    }
+
+    pub(crate) async fn poll(&self, ctx: &JobContext) -> Result<Effects, JobError> {
+        let changes = self.page(&ctx.store, self.options.page_size).await?;
         Ok(page_into_jobs(
             &self.ctx,
             changes,
@@ -162,14 +169,7 @@ impl Flow for InvoicesFlow {
     }
 
     async fn plan(&self, store: &Store, limit: usize) -> Result<Plan, JobError> {
-        let cursor = self.ctx.cursor(store).await?;
-        let changes = self
-            .erp
-            .invoices_changed(cursor.as_deref(), limit)
-            .await
-            .map_err(|e| {
-                connector_failure(&format!("reading invoices from `{}`", self.ctx.from), e)
-            })?;
+        let changes = self.page(store, limit).await?;
         let mut plan = Plan {
             changes: Vec::new(),
             more: changes.more,

@@ -52,18 +52,22 @@ step!(PollStatuses, OrderStatusFlow, poll);
 step!(PushStatusStep, OrderStatusFlow, push);
 
 impl OrderStatusFlow {
-    pub(crate) async fn poll(&self, ctx: &JobContext) -> Result<Effects, JobError> {
-        let cursor = self.ctx.cursor(&ctx.store).await?;
-        let mut changes = self
-            .erp
-            .sales_changed(cursor.as_deref(), self.options.page_size)
+    /// The next page of changes from the source, after the cursor.
+    async fn page(
+        &self,
+        store: &Store,
+        limit: usize,
+    ) -> Result<kontor_connector::Changes<kontor_connector::SalesDocument>, JobError> {
+        let source = self.erp.clone();
+        self.ctx
+            .next_page(store, "sales documents", |cursor| async move {
+                source.sales_changed(cursor.as_deref(), limit).await
+            })
             .await
-            .map_err(|e| {
-                connector_failure(
-                    &format!("reading sales documents from `{}`", self.ctx.from),
-                    e,
-                )
-            })?;
+    }
+
+    pub(crate) async fn poll(&self, ctx: &JobContext) -> Result<Effects, JobError> {
+        let mut changes = self.page(&ctx.store, self.options.page_size).await?;
         changes
             .items
             .retain(|d| self.options.push.contains(&d.status));
@@ -163,17 +167,7 @@ impl Flow for OrderStatusFlow {
     }
 
     async fn plan(&self, store: &Store, limit: usize) -> Result<Plan, JobError> {
-        let cursor = self.ctx.cursor(store).await?;
-        let changes = self
-            .erp
-            .sales_changed(cursor.as_deref(), limit)
-            .await
-            .map_err(|e| {
-                connector_failure(
-                    &format!("reading sales documents from `{}`", self.ctx.from),
-                    e,
-                )
-            })?;
+        let changes = self.page(store, limit).await?;
         let mut plan = Plan {
             changes: Vec::new(),
             more: changes.more,

@@ -20,7 +20,6 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::config::Mappings;
-use crate::error::connector_failure;
 use crate::flow::{Flow, FlowContext, Plan, SyncStart, step};
 
 pub use reconcile::TotalsDiff;
@@ -107,6 +106,20 @@ step!(PollOrders, OrdersFlow, poll);
 step!(ImportOrderStep, OrdersFlow, import);
 
 impl OrdersFlow {
+    /// The next page of changes from the source, after the cursor.
+    async fn page(
+        &self,
+        store: &Store,
+        limit: usize,
+    ) -> Result<kontor_connector::Changes<kontor_connector::OrderSummary>, JobError> {
+        let source = self.shop_orders.clone();
+        self.ctx
+            .next_page(store, "changed orders", |cursor| async move {
+                source.orders_changed(cursor.as_deref(), limit).await
+            })
+            .await
+    }
+
     /// The job that imports one order (what a webhook about that order enqueues, too).
     pub fn import_job(&self, order_id: &str) -> NewJob {
         self.ctx
@@ -120,14 +133,7 @@ impl OrdersFlow {
         &self,
         ctx: &kontor_engine::JobContext,
     ) -> Result<kontor_engine::Effects, JobError> {
-        let cursor = self.ctx.cursor(&ctx.store).await?;
-        let changes = self
-            .shop_orders
-            .orders_changed(cursor.as_deref(), self.options.page_size)
-            .await
-            .map_err(|e| {
-                connector_failure(&format!("listing changed orders in `{}`", self.ctx.from), e)
-            })?;
+        let changes = self.page(&ctx.store, self.options.page_size).await?;
         let mut effects = kontor_engine::Effects::none()
             .outcome(format!("{} changed orders", changes.items.len()));
         for order in &changes.items {
@@ -170,14 +176,7 @@ impl Flow for OrdersFlow {
     }
 
     async fn plan(&self, store: &Store, limit: usize) -> Result<Plan, JobError> {
-        let cursor = self.ctx.cursor(store).await?;
-        let changes = self
-            .shop_orders
-            .orders_changed(cursor.as_deref(), limit)
-            .await
-            .map_err(|e| {
-                connector_failure(&format!("listing changed orders in `{}`", self.ctx.from), e)
-            })?;
+        let changes = self.page(store, limit).await?;
         let mut plan = Plan {
             changes: Vec::new(),
             more: changes.more,

@@ -57,6 +57,20 @@ fn document_kind(order: &Order) -> InvoiceKind {
 }
 
 impl PaymentsFlow {
+    /// The next page of changes from the source, after the cursor.
+    async fn page(
+        &self,
+        store: &Store,
+        limit: usize,
+    ) -> Result<kontor_connector::Changes<kontor_connector::OrderSummary>, JobError> {
+        let source = self.shop.clone();
+        self.ctx
+            .next_page(store, "changed orders", |cursor| async move {
+                source.orders_changed(cursor.as_deref(), limit).await
+            })
+            .await
+    }
+
     fn record_job(&self, order_id: &str) -> NewJob {
         // A payment that runs before its order's import waits for it by retrying.
         self.ctx
@@ -74,14 +88,7 @@ impl PaymentsFlow {
     }
 
     pub(crate) async fn poll(&self, ctx: &JobContext) -> Result<Effects, JobError> {
-        let cursor = self.ctx.cursor(&ctx.store).await?;
-        let changes = self
-            .shop
-            .orders_changed(cursor.as_deref(), self.options.page_size)
-            .await
-            .map_err(|e| {
-                connector_failure(&format!("listing changed orders in `{}`", self.ctx.from), e)
-            })?;
+        let changes = self.page(&ctx.store, self.options.page_size).await?;
         Ok(page_into_jobs(
             &self.ctx,
             changes,
@@ -217,14 +224,7 @@ impl Flow for PaymentsFlow {
     }
 
     async fn plan(&self, store: &Store, limit: usize) -> Result<Plan, JobError> {
-        let cursor = self.ctx.cursor(store).await?;
-        let changes = self
-            .shop
-            .orders_changed(cursor.as_deref(), limit)
-            .await
-            .map_err(|e| {
-                connector_failure(&format!("listing changed orders in `{}`", self.ctx.from), e)
-            })?;
+        let changes = self.page(store, limit).await?;
         let mut plan = Plan {
             changes: Vec::new(),
             more: changes.more,

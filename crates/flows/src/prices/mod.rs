@@ -72,6 +72,20 @@ enum Decision {
 }
 
 impl PricesFlow {
+    /// The next page of changes from the source, after the cursor.
+    async fn page(
+        &self,
+        store: &Store,
+        limit: usize,
+    ) -> Result<kontor_connector::Changes<kontor_model::Price>, JobError> {
+        let source = self.erp.clone();
+        self.ctx
+            .next_page(store, "changed prices", |cursor| async move {
+                source.prices_changed(cursor.as_deref(), limit).await
+            })
+            .await
+    }
+
     /// The shop's ids for a price, and whether it changed since it was last sent.
     async fn decide(&self, store: &Store, price: &Price) -> Result<Decision, JobError> {
         if let Err(problems) = price.validate() {
@@ -200,17 +214,7 @@ impl PricesFlow {
     }
 
     pub(crate) async fn poll(&self, ctx: &JobContext) -> Result<Effects, JobError> {
-        let cursor = self.ctx.cursor(&ctx.store).await?;
-        let changes = self
-            .erp
-            .prices_changed(cursor.as_deref(), self.options.page_size)
-            .await
-            .map_err(|e| {
-                connector_failure(
-                    &format!("reading changed prices from `{}`", self.ctx.from),
-                    e,
-                )
-            })?;
+        let changes = self.page(&ctx.store, self.options.page_size).await?;
         let (mut effects, failed) = self.export(&ctx.store, changes.items).await?;
         for (price, _) in &failed {
             effects = effects.enqueue(self.export_job(price));
@@ -263,17 +267,7 @@ impl Flow for PricesFlow {
     }
 
     async fn plan(&self, store: &Store, limit: usize) -> Result<Plan, JobError> {
-        let cursor = self.ctx.cursor(store).await?;
-        let changes = self
-            .erp
-            .prices_changed(cursor.as_deref(), limit)
-            .await
-            .map_err(|e| {
-                connector_failure(
-                    &format!("reading changed prices from `{}`", self.ctx.from),
-                    e,
-                )
-            })?;
+        let changes = self.page(store, limit).await?;
         let mut plan = Plan {
             changes: Vec::new(),
             more: changes.more,

@@ -64,6 +64,20 @@ step!(PollShowroom, ShowroomFlow, poll);
 step!(TransferStep, ShowroomFlow, transfer);
 
 impl ShowroomFlow {
+    /// The next page of changes from the source, after the cursor.
+    async fn page(
+        &self,
+        store: &Store,
+        limit: usize,
+    ) -> Result<kontor_connector::Changes<kontor_connector::OrderSummary>, JobError> {
+        let source = self.shop.clone();
+        self.ctx
+            .next_page(store, "changed orders", |cursor| async move {
+                source.orders_changed(cursor.as_deref(), limit).await
+            })
+            .await
+    }
+
     /// The showroom warehouse, if the order is one for the showroom now.
     fn showroom_of(&self, order: &Order) -> Option<String> {
         match &order.delivery {
@@ -89,14 +103,7 @@ impl ShowroomFlow {
     }
 
     pub(crate) async fn poll(&self, ctx: &JobContext) -> Result<Effects, JobError> {
-        let cursor = self.ctx.cursor(&ctx.store).await?;
-        let changes = self
-            .shop
-            .orders_changed(cursor.as_deref(), self.options.page_size)
-            .await
-            .map_err(|e| {
-                connector_failure(&format!("listing changed orders in `{}`", self.ctx.from), e)
-            })?;
+        let changes = self.page(&ctx.store, self.options.page_size).await?;
         Ok(page_into_jobs(
             &self.ctx,
             changes,
@@ -218,14 +225,7 @@ impl Flow for ShowroomFlow {
     }
 
     async fn plan(&self, store: &Store, limit: usize) -> Result<Plan, JobError> {
-        let cursor = self.ctx.cursor(store).await?;
-        let changes = self
-            .shop
-            .orders_changed(cursor.as_deref(), limit)
-            .await
-            .map_err(|e| {
-                connector_failure(&format!("listing changed orders in `{}`", self.ctx.from), e)
-            })?;
+        let changes = self.page(store, limit).await?;
         let mut plan = Plan {
             changes: Vec::new(),
             more: changes.more,

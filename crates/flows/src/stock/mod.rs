@@ -209,16 +209,12 @@ impl StockFlow {
         store: &Store,
         limit: usize,
     ) -> Result<kontor_connector::Changes<StockLevel>, JobError> {
-        let cursor = self.ctx.cursor(store).await?;
-        self.erp
-            .stock_changed(cursor.as_deref(), limit)
-            .await
-            .map_err(|e| {
-                connector_failure(
-                    &format!("reading changed stock from `{}`", self.ctx.from),
-                    e,
-                )
+        let source = self.erp.clone();
+        self.ctx
+            .next_page(store, "changed stock", |cursor| async move {
+                source.stock_changed(cursor.as_deref(), limit).await
             })
+            .await
     }
 
     fn affected(&self, levels: &[StockLevel]) -> BTreeSet<(String, String)> {
