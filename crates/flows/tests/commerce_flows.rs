@@ -31,7 +31,7 @@ fn business(reference: &str, email: &str, group: &str) -> Customer {
             // The hotel's account in the shop (W-1) carries the hotel's VAT id.
             vat_id: Some(
                 VatId::new(match reference {
-                    "K-100" | "W-1" => "PL6762468116",
+                    "K-100" | "W-1" => "PL6762468118",
                     "K-200" => "PL7792433421",
                     _ => "PL5260001246",
                 })
@@ -1054,7 +1054,7 @@ async fn consumer_orders_go_to_the_web_sales_account_and_unpaid_ones_wait_unless
     });
     let company = world.place(112, |o| {
         o.customer.company = Some("Hotel Wisła Sp. z o.o.".into());
-        o.customer.vat_id = Some(VatId::new("PL6762468116").unwrap());
+        o.customer.vat_id = Some(VatId::new("PL6762468118").unwrap());
         o.payment_state = PaymentState::Paid;
     });
     let unpaid_transfer = world.place(113, |o| {

@@ -413,7 +413,7 @@ const STREETS: &[&str] = &[
 const COMPANIES: &[(&str, &str)] = &[
     ("Kawiarnia Pod Lipą s.c.", "PL5260001246"),
     ("Biuro Rachunkowe Bilans", "PL7792433421"),
-    ("Hotel Wisła Sp. z o.o.", "PL6762468116"),
+    ("Hotel Wisła Sp. z o.o.", "PL6762468118"),
 ];
 const PAYMENT_METHODS: &[&str] = &["card", "blik", "bank_transfer", "cash_on_delivery"];
 

@@ -471,7 +471,7 @@ async fn shop_accounts_upsert_by_email_and_prices_need_their_scope_ids() {
         reference: "K-100".into(),
         kind: CustomerKind::Company {
             company_name: "Hotel Wisła".into(),
-            vat_id: Some(kontor_model::VatId::new("PL6762468116").unwrap()),
+            vat_id: Some(kontor_model::VatId::new("PL6762468118").unwrap()),
         },
         name: "Hotel Wisła".into(),
         email: Some(Email::new("zakupy@hotel.pl").unwrap()),
