@@ -2,6 +2,7 @@
 //! the registry that builds a configured connection.
 
 pub mod memory;
+pub mod tryton;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -11,18 +12,21 @@ use kontor_connector::{Capabilities, Connector};
 use serde::{Deserialize, Serialize};
 
 use memory::{MemoryConfig, MemoryConnector, MemorySystem};
+use tryton::{TrytonConfig, TrytonConnector, TrytonSystem};
 
 /// A connection's settings; `type` selects the connector.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ConnectionConfig {
     Memory(MemoryConfig),
+    Tryton(TrytonConfig),
 }
 
 impl ConnectionConfig {
     pub fn kind(&self) -> &'static str {
         match self {
             ConnectionConfig::Memory(_) => "memory",
+            ConnectionConfig::Tryton(_) => "tryton",
         }
     }
 
@@ -30,6 +34,7 @@ impl ConnectionConfig {
     pub fn problems(&self) -> Vec<(&'static str, String)> {
         match self {
             ConnectionConfig::Memory(config) => config.problems(),
+            ConnectionConfig::Tryton(config) => config.problems(),
         }
     }
 
@@ -40,6 +45,9 @@ impl ConnectionConfig {
                 system: MemorySystem::new("capabilities"),
             }
             .capabilities(),
+            ConnectionConfig::Tryton(config) => TrytonSystem::new(config.clone(), String::new())
+                .map(|system| TrytonConnector { system }.capabilities())
+                .unwrap_or_default(),
         }
     }
 }
@@ -118,6 +126,15 @@ impl ConnectionConfig {
                 };
                 system.set_knobs(config.knobs());
                 Ok(Arc::new(MemoryConnector { system }))
+            }
+            ConnectionConfig::Tryton(config) => {
+                let password = config
+                    .password
+                    .resolve()
+                    .map_err(|e| fail(format!("password: {e}")))?;
+                let system =
+                    TrytonSystem::new(config.clone(), password).map_err(|e| fail(e.to_string()))?;
+                Ok(Arc::new(TrytonConnector { system }))
             }
         }
     }

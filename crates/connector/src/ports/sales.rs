@@ -92,6 +92,16 @@ pub trait SalesSink: Send + Sync {
 
     async fn create_sale(&self, draft: &SalesDraft) -> Result<SalesDocument, ConnectorError>;
 
+    /// Confirms a document whose totals the flow has checked against the order. ERPs that
+    /// create documents final (the default) have nothing to do; one that creates them as
+    /// quotations confirms here, so a document that would not reconcile is never confirmed.
+    async fn confirm_sale(
+        &self,
+        document: &SalesDocument,
+    ) -> Result<SalesDocument, ConnectorError> {
+        Ok(document.clone())
+    }
+
     /// Cancels a sales document (the shop order was cancelled).
     async fn cancel_sale(
         &self,

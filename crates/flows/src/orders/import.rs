@@ -517,6 +517,7 @@ impl OrdersFlow {
             Decision::Wait { reason } => Ok(Effects::none().outcome(reason)),
             Decision::Found { document } => {
                 reconcile(&order, &document, self.options.tolerance)?;
+                let document = self.confirm(&order, &document).await?;
                 Ok(self.bind(&order, &entity, &document).outcome(format!(
                     "{} was already in `{}` as {}; linked",
                     order.number, self.ctx.to, document.number
@@ -535,6 +536,7 @@ impl OrdersFlow {
                     )
                 })?;
                 reconcile(&order, &document, self.options.tolerance)?;
+                let document = self.confirm(&order, &document).await?;
                 let mut effects = self.bind(&order, &entity, &document).outcome(format!(
                     "{} → {} in `{}`, {} for {}",
                     order.number, document.number, self.ctx.to, document.total, customer.note
@@ -544,6 +546,23 @@ impl OrdersFlow {
                 Ok(effects)
             }
         }
+    }
+
+    /// Confirms a reconciled document (see [`kontor_connector::SalesSink::confirm_sale`]).
+    async fn confirm(
+        &self,
+        order: &Order,
+        document: &SalesDocument,
+    ) -> Result<SalesDocument, JobError> {
+        self.erp_sales.confirm_sale(document).await.map_err(|e| {
+            connector_failure(
+                &format!(
+                    "confirming {} for {} in `{}`",
+                    document.number, order.number, self.ctx.to
+                ),
+                e,
+            )
+        })
     }
 
     /// Keeps Kontor's snapshot of an imported order current (its status, its lines), for

@@ -1,0 +1,91 @@
+use std::time::Duration;
+
+use kontor_connector::Secret;
+use serde::{Deserialize, Serialize};
+
+/// A Tryton server, spoken to over JSON-RPC.
+///
+/// ```toml
+/// [tenants.acme.connections.erp]
+/// type = "tryton"
+/// url = "http://erp.internal:8000"
+/// database = "acme"
+/// username = "kontor"
+/// password = { env = "TRYTON_PASSWORD" }
+/// warehouses = ["WH"]          # stock is read from these; sales ship from the first
+/// languages = ["pl", "en"]     # product names are read in these
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrytonConfig {
+    /// The server's address, without the database.
+    pub url: String,
+    pub database: String,
+    pub username: String,
+    pub password: Secret,
+    /// How long one call may take (confirming a sale or posting an invoice takes seconds).
+    #[serde(default = "default_timeout", with = "humantime_serde")]
+    pub timeout: Duration,
+    /// Warehouse codes to read stock from; sales ship from the first. Empty: every
+    /// warehouse, and Tryton's default for sales.
+    #[serde(default)]
+    pub warehouses: Vec<String>,
+    /// Languages to read product names and descriptions in (the first is the default).
+    #[serde(default = "default_languages")]
+    pub languages: Vec<String>,
+    /// The invoice payment method shop payments are recorded with, by name (default: the first).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payment_method: Option<String>,
+    /// The payment term of new sales, by name (default: the first).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payment_term: Option<String>,
+    /// The shipment field holding the tracking number (`reference` in base Tryton).
+    #[serde(default = "default_tracking_field")]
+    pub tracking_field: String,
+    /// The carrier named on shipments (base Tryton has none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub carrier: Option<String>,
+    /// How far behind now incremental reads stop: covers transactions that commit after
+    /// they stamp `write_date`, and clock differences.
+    #[serde(default = "default_poll_lag", with = "humantime_serde")]
+    pub poll_lag: Duration,
+}
+
+fn default_timeout() -> Duration {
+    Duration::from_secs(60)
+}
+
+fn default_languages() -> Vec<String> {
+    vec!["en".to_owned()]
+}
+
+fn default_tracking_field() -> String {
+    "reference".to_owned()
+}
+
+fn default_poll_lag() -> Duration {
+    Duration::from_secs(5)
+}
+
+impl TrytonConfig {
+    /// Problems as (key relative to the connection, message).
+    pub fn problems(&self) -> Vec<(&'static str, String)> {
+        let mut problems = Vec::new();
+        if !(self.url.starts_with("http://") || self.url.starts_with("https://")) {
+            problems.push(("url", format!("`{}` is not an http(s) URL", self.url)));
+        }
+        if self.database.trim().is_empty() {
+            problems.push(("database", "is required".to_owned()));
+        }
+        if self.username.trim().is_empty() {
+            problems.push(("username", "is required".to_owned()));
+        }
+        if self.languages.is_empty() {
+            problems.push(("languages", "needs at least one language".to_owned()));
+        }
+        if self.timeout < Duration::from_secs(1) {
+            problems.push(("timeout", "must be at least 1s".to_owned()));
+        }
+        problems
+    }
+}
