@@ -72,7 +72,10 @@ fn company(reference: &str, email: &str, vat: &str) -> Customer {
         name: "Anna Nowak".into(),
         email: Some(Email::new(email).expect("email")),
         phone: Some("+48 600 100 200".into()),
-        addresses: vec![address("Anna Nowak", "ul. Długa 5")],
+        addresses: vec![Address {
+            company: Some("Hurtownia Bałtyk Sp. z o.o.".into()),
+            ..address("Anna Nowak", "ul. Długa 5")
+        }],
         group: None,
         price_list: None,
         payment_terms: None,
@@ -206,6 +209,7 @@ async fn products_stock_and_prices_are_read_incrementally() {
     );
     let shirt = &products[0];
     assert_eq!(shirt.name.get("en"), Some("Koszulka bawełniana"));
+    assert_eq!(shirt.status, ProductStatus::Active, "{shirt:?}");
     assert_eq!(shirt.tax_rate, Some(TaxRate(dec!(23))));
     let skus: Vec<&str> = shirt.variants.iter().map(|v| v.sku.as_str()).collect();
     assert_eq!(skus, ["TSH-S-WHT", "TSH-M-BLK", "TSH-L-NVY"]);
@@ -334,6 +338,13 @@ async fn customers_are_found_by_email_vat_id_or_reference_and_read_back() {
         matches!(&customer.kind, CustomerKind::Company { vat_id: Some(v), .. } if v.as_str() == "PL5260001246")
     );
     assert_eq!(customer.addresses[0].street, "ul. Długa 5");
+    assert_eq!(
+        (
+            customer.addresses[0].name.as_str(),
+            customer.addresses[0].company.as_deref()
+        ),
+        ("Anna Nowak", Some("Hurtownia Bałtyk Sp. z o.o."))
+    );
     assert_eq!(customer.balance, Some(pln(dec!(0))));
     assert!(
         changed

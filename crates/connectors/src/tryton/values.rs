@@ -57,6 +57,15 @@ pub(crate) fn get_ids(record: &Record, field: &str) -> Vec<i64> {
         .unwrap_or_default()
 }
 
+/// A boolean; on SQLite Tryton sends some as 0 and 1.
+pub(crate) fn get_bool(record: &Record, field: &str) -> Option<bool> {
+    match record.get(field)? {
+        Value::Bool(b) => Some(*b),
+        Value::Number(n) => n.as_i64().map(|n| n != 0),
+        _ => None,
+    }
+}
+
 pub(crate) fn get_str<'a>(record: &'a Record, field: &str) -> Option<&'a str> {
     record
         .get(field)

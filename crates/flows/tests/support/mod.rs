@@ -27,6 +27,8 @@ pub struct World {
     pub shop: MemorySystem,
     pub erp: MemorySystem,
     pub flows: Vec<BuiltFlow>,
+    /// The ERP connection when it is not `erp` (a real system).
+    pub erp_connector: Option<Arc<dyn Connector>>,
     _dir: tempfile::TempDir,
 }
 
@@ -92,14 +94,23 @@ impl World {
     }
 
     pub async fn with(flows: BTreeMap<String, FlowConfig>, mappings: Mappings) -> World {
-        let dir = tempfile::tempdir().unwrap();
-        let mut options =
-            StoreOptions::new(format!("sqlite://{}", dir.path().join("k.db").display()));
-        options.retry = RetryPolicy {
+        let retry = RetryPolicy {
             max_attempts: 10,
             initial_delay: Duration::from_millis(10),
             max_delay: Duration::from_millis(50),
         };
+        World::with_retry(flows, mappings, retry).await
+    }
+
+    pub async fn with_retry(
+        flows: BTreeMap<String, FlowConfig>,
+        mappings: Mappings,
+        retry: RetryPolicy,
+    ) -> World {
+        let dir = tempfile::tempdir().unwrap();
+        let mut options =
+            StoreOptions::new(format!("sqlite://{}", dir.path().join("k.db").display()));
+        options.retry = retry;
         let store = Store::open_with(options, Arc::new(SystemClock))
             .await
             .unwrap();
@@ -110,8 +121,27 @@ impl World {
             shop: MemorySystem::new("shop"),
             erp,
             flows: vec![],
+            erp_connector: None,
             _dir: dir,
         };
+        world.configure(flows, mappings);
+        world
+    }
+
+    /// A world whose ERP is `erp` (e.g. a real Tryton) instead of the memory ERP.
+    pub async fn with_erp(
+        erp: Arc<dyn Connector>,
+        flows: BTreeMap<String, FlowConfig>,
+        mappings: Mappings,
+    ) -> World {
+        // A real system restarts in seconds: retries outlast that.
+        let retry = RetryPolicy {
+            max_attempts: 100,
+            initial_delay: Duration::from_millis(100),
+            max_delay: Duration::from_millis(500),
+        };
+        let mut world = World::with_retry(BTreeMap::new(), mappings.clone(), retry).await;
+        world.erp_connector = Some(erp);
         world.configure(flows, mappings);
         world
     }
@@ -127,9 +157,11 @@ impl World {
             ),
             (
                 "erp".to_owned(),
-                Arc::new(MemoryConnector {
-                    system: self.erp.clone(),
-                }) as Arc<dyn Connector>,
+                self.erp_connector.clone().unwrap_or_else(|| {
+                    Arc::new(MemoryConnector {
+                        system: self.erp.clone(),
+                    })
+                }),
             ),
         ]);
         self.flows = build_flows("acme", &flows, &connections, Arc::new(mappings)).unwrap();
@@ -189,7 +221,9 @@ impl World {
             let shutdown = shutdown.clone();
             async move { runner.run(shutdown).await }
         });
-        for _ in 0..1000 {
+        // Long enough for a real ERP's seconds-long calls; a stuck test still ends.
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+        while tokio::time::Instant::now() < deadline {
             let done = match enough {
                 Some(enough) => enough(&self.jobs(&[]).await),
                 None => self

@@ -10,7 +10,9 @@ use serde_json::{Value, json};
 
 use crate::tryton::TrytonSystem;
 use crate::tryton::mappers::{category_path, variant_option};
-use crate::tryton::values::{Record, get_datetime, get_i64, get_ids, get_ref, get_str, nested};
+use crate::tryton::values::{
+    Record, get_bool, get_datetime, get_i64, get_ids, get_ref, get_str, nested,
+};
 use crate::tryton::window::Window;
 
 const TEMPLATE_FIELDS: &[&str] = &[
@@ -144,14 +146,8 @@ impl TrytonSystem {
                 Some(category) => self.category_rate(category).await?,
                 None => None,
             };
-            let active = template
-                .get("active")
-                .and_then(Value::as_bool)
-                .unwrap_or(true)
-                && template
-                    .get("salable")
-                    .and_then(Value::as_bool)
-                    .unwrap_or(false);
+            let active = get_bool(&template, "active").unwrap_or(true)
+                && get_bool(&template, "salable").unwrap_or(false);
             products.push(Product {
                 code: get_str(&template, "code")
                     .map_or_else(|| format!("tryton-{id}"), str::to_owned),
@@ -239,17 +235,21 @@ impl CatalogueSource for TrytonSystem {
                 json!([["code", "in", skus]]),
                 None,
                 json!([["id", "ASC"]]),
-                &["code", "template"],
+                &["code"],
                 None,
             )
             .await?;
         Ok(found
             .iter()
             .filter_map(|p| {
+                // What Tryton sells (and sale lines name) is the variant, a
+                // `product.product`: it is the product id as well. Its template only
+                // groups variants.
+                let id = get_ref(p, "id")?.to_string();
                 Some(VariantRef {
                     sku: get_str(p, "code")?.to_owned(),
-                    product_id: get_ref(p, "template")?.to_string(),
-                    variant_id: get_ref(p, "id")?.to_string(),
+                    product_id: id.clone(),
+                    variant_id: id,
                 })
             })
             .collect())

@@ -31,6 +31,7 @@ const PARTY_FIELDS: &[&str] = &[
 ];
 const ADDRESS_FIELDS: &[&str] = &[
     "party_name",
+    "attn",
     "street",
     "postal_code",
     "city",
@@ -100,13 +101,16 @@ impl TrytonSystem {
         if let Some(more) = address.street2.as_deref().filter(|s| !s.trim().is_empty()) {
             street = format!("{street}\n{more}");
         }
-        let name = match &address.company {
+        // A company's address names the company, for the attention of the person.
+        match &address.company {
             Some(company) if !company.trim().is_empty() && company != &address.name => {
-                format!("{company}\n{}", address.name)
+                values.insert("party_name".into(), json!(company));
+                values.insert("attn".into(), json!(address.name));
             }
-            _ => address.name.clone(),
-        };
-        values.insert("party_name".into(), json!(name));
+            _ => {
+                values.insert("party_name".into(), json!(address.name));
+            }
+        }
         values.insert("street_unstructured".into(), json!(street));
         values.insert("postal_code".into(), json!(address.postal_code));
         values.insert("city".into(), json!(address.city));
@@ -205,8 +209,8 @@ fn address_from(record: &Record) -> Option<Address> {
     let first = lines.next().unwrap_or_default().to_owned();
     let rest: Vec<&str> = lines.collect();
     let name = get_str(record, "party_name").unwrap_or_default();
-    let (company, person) = match name.split_once('\n') {
-        Some((company, person)) => (Some(company.trim().to_owned()), person.trim().to_owned()),
+    let (company, person) = match get_str(record, "attn") {
+        Some(person) => (Some(name.to_owned()), person.to_owned()),
         None => (None, name.to_owned()),
     };
     Some(Address {
@@ -370,7 +374,8 @@ mod tests {
     #[test]
     fn addresses_read_back_as_written() {
         let mut record = Record::new();
-        record.insert("party_name".into(), json!("Hurtownia Bałtyk\nAnna Nowak"));
+        record.insert("party_name".into(), json!("Hurtownia Bałtyk"));
+        record.insert("attn".into(), json!("Anna Nowak"));
         record.insert("street".into(), json!("ul. Długa 5\nlok. 3"));
         record.insert("postal_code".into(), json!("80-831"));
         record.insert("city".into(), json!("Gdańsk"));

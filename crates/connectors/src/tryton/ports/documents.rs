@@ -135,9 +135,7 @@ impl TrytonSystem {
         })?;
         if matches!(get_str(&invoice, "state"), Some("draft" | "validated")) {
             let id = get_i64(&invoice, "id")?;
-            self.client()
-                .button("account.invoice", "post", &[id])
-                .await?;
+            self.press("account.invoice", "post", &[id]).await?;
             return self
                 .sale_invoices(sale_id)
                 .await?
@@ -325,14 +323,13 @@ impl PaymentSink for TrytonSystem {
         });
         // A part payment makes the wizard ask how to treat the rest: keep it open.
         let ask = json!({ "start": start.clone(), "ask": { "type": "partial", "amount": decimal(payment.amount.amount), "currency": currency, "lines": [], "payment_lines": [], "amount_writeoff": decimal(rust_decimal::Decimal::ZERO) } });
-        self.client()
-            .wizard(
-                "account.invoice.pay",
-                "account.invoice",
-                &[id],
-                &[("choice", json!({ "start": start })), ("pay", ask)],
-            )
-            .await?;
+        self.run_wizard(
+            "account.invoice.pay",
+            "account.invoice",
+            &[id],
+            &[("choice", json!({ "start": start })), ("pay", ask)],
+        )
+        .await?;
         let invoices = self.sale_invoices(sale_id).await?;
         self.payment_records(&invoices)
             .await?

@@ -9,7 +9,7 @@ use rust_decimal::Decimal;
 use serde_json::{Value, json};
 
 use crate::tryton::TrytonSystem;
-use crate::tryton::values::{Record, get_decimal, get_ids, get_ref, get_str};
+use crate::tryton::values::{Record, get_bool, get_decimal, get_ids, get_ref, get_str};
 use crate::tryton::window::Window;
 
 impl TrytonSystem {
@@ -82,9 +82,7 @@ impl TrytonSystem {
             let (Some(id), Some(name)) = (get_ref(&list, "id"), get_str(&list, "name")) else {
                 continue;
             };
-            let includes_tax = list
-                .get("tax_included")
-                .is_some_and(|v| v.as_bool() == Some(true) || v.as_i64() == Some(1));
+            let includes_tax = get_bool(&list, "tax_included").unwrap_or(false);
             let mut context = Record::new();
             context.insert("price_list".into(), json!(id));
             context.insert("quantity".into(), json!(1));

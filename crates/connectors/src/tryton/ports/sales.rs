@@ -388,7 +388,7 @@ impl SalesSink for TrytonSystem {
             values["comment"] = json!(note);
         }
         let id = self.client().create("sale.sale", vec![values]).await?[0];
-        self.client().button("sale.sale", "quote", &[id]).await?;
+        self.press("sale.sale", "quote", &[id]).await?;
         let document = self.sale_document(id).await?;
         if document.total.amount != expected {
             // The flow's reconciliation decides; this says where to look.
@@ -407,10 +407,10 @@ impl SalesSink for TrytonSystem {
         let id = id_of(&document.id, "sale")?;
         let current = self.sale_document(id).await?;
         if current.state == "draft" {
-            self.client().button("sale.sale", "quote", &[id]).await?;
+            self.press("sale.sale", "quote", &[id]).await?;
         }
         if matches!(current.state.as_str(), "draft" | "quotation") {
-            self.client().button("sale.sale", "confirm", &[id]).await?;
+            self.press("sale.sale", "confirm", &[id]).await?;
             return self.sale_document(id).await;
         }
         Ok(current)
@@ -452,7 +452,7 @@ impl SalesSink for TrytonSystem {
                 self.client()
                     .write("sale.sale", &[id], json!({ "comment": comment }))
                     .await?;
-                self.client().button("sale.sale", "cancel", &[id]).await?;
+                self.press("sale.sale", "cancel", &[id]).await?;
                 return self.sale_document(id).await;
             }
             _ => {}
@@ -511,13 +511,11 @@ impl SalesSink for TrytonSystem {
         };
         let (shipment_ids, invoice_ids) = (open(&shipments), open(&invoices));
         if !shipment_ids.is_empty() {
-            self.client()
-                .button("stock.shipment.out", "cancel", &shipment_ids)
+            self.press("stock.shipment.out", "cancel", &shipment_ids)
                 .await?;
         }
         if !invoice_ids.is_empty() {
-            self.client()
-                .button("account.invoice", "cancel", &invoice_ids)
+            self.press("account.invoice", "cancel", &invoice_ids)
                 .await?;
         }
         self.client()
@@ -527,26 +525,24 @@ impl SalesSink for TrytonSystem {
         let moves = get_ids(sale, "moves");
         if !moves.is_empty() {
             let ask = json!({ "ask": { "recreate_moves": [], "ignore_moves": moves, "domain_moves": moves } });
-            self.client()
-                .wizard(
-                    "sale.handle.shipment.exception",
-                    "sale.sale",
-                    &[id],
-                    &[("handle", ask)],
-                )
-                .await?;
+            self.run_wizard(
+                "sale.handle.shipment.exception",
+                "sale.sale",
+                &[id],
+                &[("handle", ask)],
+            )
+            .await?;
         }
         let all_invoices = get_ids(sale, "invoices");
         if !all_invoices.is_empty() {
             let ask = json!({ "ask": { "recreate_invoices": [], "ignore_invoices": all_invoices, "domain_invoices": all_invoices } });
-            self.client()
-                .wizard(
-                    "sale.handle.invoice.exception",
-                    "sale.sale",
-                    &[id],
-                    &[("handle", ask)],
-                )
-                .await?;
+            self.run_wizard(
+                "sale.handle.invoice.exception",
+                "sale.sale",
+                &[id],
+                &[("handle", ask)],
+            )
+            .await?;
         }
         self.sale_document(id).await
     }
