@@ -89,3 +89,37 @@ impl TrytonConfig {
         problems
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn settings_default_sensibly_and_problems_name_the_key() {
+        let config: TrytonConfig = toml::from_str(
+            r#"
+            url = "erp.internal:8000"
+            database = "acme"
+            username = "kontor"
+            password = { env = "TRYTON_PASSWORD" }
+            languages = []
+            "#,
+        )
+        .expect("parses");
+        assert_eq!(
+            (config.timeout, config.poll_lag),
+            (Duration::from_secs(60), Duration::from_secs(5))
+        );
+        let keys: Vec<&str> = config.problems().iter().map(|(key, _)| *key).collect();
+        assert_eq!(keys, ["url", "languages"]);
+        let unknown = toml::from_str::<TrytonConfig>(
+            "url = \"http://x\"\ndatabase = \"a\"\nusername = \"u\"\npassword = { value = \"p\" }\npasword = 1",
+        );
+        assert!(
+            unknown
+                .expect_err("unknown key")
+                .to_string()
+                .contains("pasword")
+        );
+    }
+}

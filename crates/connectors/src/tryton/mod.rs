@@ -1,11 +1,12 @@
-//! `tryton`: the Tryton ERP over JSON-RPC — products, stock, base prices, parties, sales
-//! (draft → quote → confirm → process, the shop's order number as the sale's reference),
-//! payments and posted invoices with their PDFs, shipments — read incrementally by
-//! `write_date`.
+//! `tryton`: the Tryton ERP over JSON-RPC — products, stock, list prices and price lists
+//! (as Tryton computes them), parties, sales (quoted on create, confirmed once the flow
+//! has reconciled them; the shop's order number as the sale's reference), payments and
+//! posted invoices with their PDFs, shipments — read incrementally by `write_date`.
 //!
-//! Tryton's price lists are formulas evaluated on the server and not exposed over
-//! JSON-RPC; this connector reads base list prices. Base Tryton has no carriers: a
-//! shipment's tracking number is read from its `reference` (configurable).
+//! Layout: `client` (the JSON-RPC session), `values` (Tryton's tagged values), `window`
+//! (incremental reads), `mappers` (Tryton ↔ canonical, pure), `ports` (one file per area).
+//! Base Tryton has no carriers: a shipment's tracking number is read from its
+//! `reference` (configurable).
 
 mod client;
 mod config;
