@@ -601,3 +601,25 @@ async fn bad_drafts_are_refused_with_what_to_fix() {
         "nothing half-made is left behind"
     );
 }
+
+#[tokio::test]
+async fn an_expired_session_is_renewed_without_the_caller_noticing() {
+    let server = TrytonServer::start_with_session_timeout(Duration::from_secs(1))
+        .unwrap_or_else(|e| panic!("cannot start Tryton: {e}"));
+    let erp = connect(&server);
+    assert_eq!(
+        erp.find_variants(&["BOOK".into()])
+            .await
+            .expect("first call")
+            .len(),
+        1
+    );
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert_eq!(
+        erp.find_variants(&["BOOK".into()])
+            .await
+            .expect("after the session expired")
+            .len(),
+        1
+    );
+}

@@ -27,11 +27,17 @@ pub struct TrytonServer {
     dir: tempfile::TempDir,
     port: u16,
     child: Option<Child>,
+    session_timeout: Duration,
 }
 
 impl TrytonServer {
     /// Installs Tryton if needed, copies the prepared database and starts a server.
     pub fn start() -> Result<TrytonServer, HarnessError> {
+        TrytonServer::start_with_session_timeout(Duration::from_secs(3600))
+    }
+
+    /// As [`TrytonServer::start`], with sessions that expire `timeout` after login.
+    pub fn start_with_session_timeout(timeout: Duration) -> Result<TrytonServer, HarnessError> {
         let venv = install()?;
         let template = template(&venv)?;
         let dir = tempfile::Builder::new()
@@ -46,6 +52,7 @@ impl TrytonServer {
             dir,
             port: free_port()?,
             child: None,
+            session_timeout: timeout,
         };
         server.write_config()?;
         server.resume()?;
@@ -115,9 +122,10 @@ impl TrytonServer {
 
     fn write_config(&self) -> Result<(), HarnessError> {
         let config = format!(
-            "[database]\nuri = sqlite://\npath = {}\n\n[web]\nlisten = 127.0.0.1:{}\n\n[session]\ntimeout = 3600\n",
+            "[database]\nuri = sqlite://\npath = {}\n\n[web]\nlisten = 127.0.0.1:{}\n\n[session]\nmax_age = {}\n",
             self.dir.path().display(),
-            self.port
+            self.port,
+            self.session_timeout.as_secs().max(1)
         );
         fs::write(self.dir.path().join("trytond.conf"), config)
             .map_err(HarnessError::io("writing trytond.conf"))
