@@ -178,9 +178,21 @@ impl TrytonSystem {
                 ));
             }
             let tax = Self::tax_for(&taxes, line.tax_rate.percent(), line.tax_code.as_deref())?;
+            // Tryton keeps quantities as floats; one that has none is refused, not zeroed.
+            let quantity =
+                rust_decimal::prelude::ToPrimitive::to_f64(&line.quantity).ok_or_else(|| {
+                    refused(
+                        "invalid_quantity",
+                        format!(
+                            "{}: quantity {} cannot be sent to Tryton",
+                            line.sku, line.quantity
+                        ),
+                        Some("lines"),
+                    )
+                })?;
             let mut values = json!({
                 "type": "line",
-                "quantity": line.quantity.to_string().parse::<f64>().unwrap_or_default(),
+                "quantity": quantity,
                 "unit_price": decimal(net.unit_price),
                 "description": line.description,
                 "taxes": [["add", [tax.id]]],
