@@ -4,8 +4,10 @@
 
 mod process;
 pub mod tryton;
+pub mod vendure;
 
 pub use tryton::{TrytonAdmin, TrytonServer};
+pub use vendure::{Checkout, GraphQl, VendureServer};
 
 /// Why a harness could not provide its system.
 #[derive(Debug, thiserror::Error)]
