@@ -92,6 +92,10 @@ pub trait Connector: Send + Sync {
     fn transfer_sink(&self) -> Option<Arc<dyn StockTransferSink>> {
         None
     }
+    /// Verifies the system's webhooks, if it sends any (and they are configured).
+    fn webhooks(&self) -> Option<Arc<dyn WebhookReceiver>> {
+        None
+    }
 
     /// What this connection can do.
     fn capabilities(&self) -> Capabilities {

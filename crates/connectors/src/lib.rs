@@ -3,6 +3,7 @@
 
 pub mod memory;
 pub mod tryton;
+pub mod vendure;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -13,6 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use memory::{MemoryConfig, MemoryConnector, MemorySystem};
 use tryton::{TrytonConfig, TrytonConnector, TrytonSystem};
+use vendure::{VendureConfig, VendureConnector, VendureSystem};
 
 /// A connection's settings; `type` selects the connector.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -20,6 +22,7 @@ use tryton::{TrytonConfig, TrytonConnector, TrytonSystem};
 pub enum ConnectionConfig {
     Memory(MemoryConfig),
     Tryton(TrytonConfig),
+    Vendure(VendureConfig),
 }
 
 impl ConnectionConfig {
@@ -27,6 +30,7 @@ impl ConnectionConfig {
         match self {
             ConnectionConfig::Memory(_) => "memory",
             ConnectionConfig::Tryton(_) => "tryton",
+            ConnectionConfig::Vendure(_) => "vendure",
         }
     }
 
@@ -35,6 +39,7 @@ impl ConnectionConfig {
         match self {
             ConnectionConfig::Memory(config) => config.problems(),
             ConnectionConfig::Tryton(config) => config.problems(),
+            ConnectionConfig::Vendure(config) => config.problems(),
         }
     }
 
@@ -48,6 +53,11 @@ impl ConnectionConfig {
             ConnectionConfig::Tryton(config) => TrytonSystem::new(config.clone(), String::new())
                 .map(|system| TrytonConnector { system }.capabilities())
                 .unwrap_or_default(),
+            ConnectionConfig::Vendure(config) => {
+                VendureSystem::new(config.clone(), String::new(), None)
+                    .map(|system| VendureConnector { system }.capabilities())
+                    .unwrap_or_default()
+            }
         }
     }
 }
@@ -135,6 +145,23 @@ impl ConnectionConfig {
                 let system =
                     TrytonSystem::new(config.clone(), password).map_err(|e| fail(e.to_string()))?;
                 Ok(Arc::new(TrytonConnector { system }))
+            }
+            ConnectionConfig::Vendure(config) => {
+                let password = config
+                    .password
+                    .resolve()
+                    .map_err(|e| fail(format!("password: {e}")))?;
+                let webhook_secret = match &config.webhook_secret {
+                    Some(secret) => Some(
+                        secret
+                            .resolve()
+                            .map_err(|e| fail(format!("webhook_secret: {e}")))?,
+                    ),
+                    None => None,
+                };
+                let system = VendureSystem::new(config.clone(), password, webhook_secret)
+                    .map_err(|e| fail(e.to_string()))?;
+                Ok(Arc::new(VendureConnector { system }))
             }
         }
     }

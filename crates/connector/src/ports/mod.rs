@@ -13,6 +13,7 @@ mod returns;
 mod sales;
 mod stock;
 mod transfers;
+mod webhooks;
 
 pub use catalogue::{CatalogueSink, CatalogueSource, ProductUpsert, ProductWritten, VariantRef};
 pub use customers::{
@@ -28,6 +29,7 @@ pub use returns::{ReturnDocument, ReturnDocumentKind, ReturnSink, ReturnSource};
 pub use sales::{DraftLine, SalesDocument, SalesDocumentKind, SalesDraft, SalesLine, SalesSink};
 pub use stock::{StockSink, StockSource, StockUpdate};
 pub use transfers::{StockTransferSink, TransferRef};
+pub use webhooks::{Notice, WebhookError, WebhookHeaders, WebhookReceiver};
 
 /// Per-item results of a batch call, in input order.
 pub type ItemResults<T> = Vec<Result<T, crate::ConnectorError>>;
