@@ -212,6 +212,39 @@ async fn b2b_accounts_and_every_kind_of_price_reach_the_shop_under_the_shops_ids
 }
 
 #[tokio::test]
+async fn a_shop_with_one_price_per_variant_gets_base_prices_and_nothing_parks() {
+    let mut flows = all_flows();
+    flows.insert(
+        "prices".into(),
+        support::flow("erp", "shop", serde_json::json!({"scopes": ["base"]})),
+    );
+    let world = World::with(flows, demo_mappings()).await;
+    world
+        .erp
+        .put_price(price(
+            "MUG-450",
+            dec!(35),
+            PriceScope::PriceList("retail".into()),
+        ))
+        .unwrap();
+    world
+        .erp
+        .put_price(price("MUG-450", dec!(36), PriceScope::Base))
+        .unwrap();
+    world.run(&["catalogue", "prices"]).await;
+    world.assert_nothing_parked().await;
+    let sent = world.shop.shop_prices();
+    assert!(
+        sent.iter().all(|p| p.price.scope == PriceScope::Base),
+        "{sent:?}"
+    );
+    assert!(
+        sent.iter()
+            .any(|p| p.price.sku == "MUG-450" && p.price.amount == pln(dec!(36)))
+    );
+}
+
+#[tokio::test]
 async fn payments_invoices_shipments_and_statuses_follow_each_order_once() {
     let mut mappings = demo_mappings();
     mappings

@@ -23,11 +23,43 @@ use crate::kinds;
 pub struct PricesOptions {
     /// Prices read per poll.
     pub page_size: usize,
+    /// Which kinds of price to send. A shop with one price per variant (Vendure) takes
+    /// `["base"]`; the ERP's other prices are then passed over instead of parked.
+    pub scopes: Vec<ScopeKind>,
+}
+
+/// The kinds of [`PriceScope`], for choosing which a shop gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ScopeKind {
+    Base,
+    PriceList,
+    CustomerGroup,
+    Customer,
+}
+
+impl ScopeKind {
+    fn of(scope: &PriceScope) -> ScopeKind {
+        match scope {
+            PriceScope::Base => ScopeKind::Base,
+            PriceScope::PriceList(_) => ScopeKind::PriceList,
+            PriceScope::CustomerGroup(_) => ScopeKind::CustomerGroup,
+            PriceScope::Customer(_) => ScopeKind::Customer,
+        }
+    }
 }
 
 impl Default for PricesOptions {
     fn default() -> Self {
-        PricesOptions { page_size: 500 }
+        PricesOptions {
+            page_size: 500,
+            scopes: vec![
+                ScopeKind::Base,
+                ScopeKind::PriceList,
+                ScopeKind::CustomerGroup,
+                ScopeKind::Customer,
+            ],
+        }
     }
 }
 
@@ -69,6 +101,8 @@ fn price_id(price: &Price) -> String {
 enum Decision {
     Send(Box<PriceUpdate>, String),
     Unchanged,
+    /// A kind of price this shop is not sent (the `scopes` option).
+    NotForShop,
 }
 
 impl PricesFlow {
@@ -93,6 +127,9 @@ impl PricesFlow {
                 "invalid_price",
                 format!("price of {}: {problems}", price.sku),
             ));
+        }
+        if !self.options.scopes.contains(&ScopeKind::of(&price.scope)) {
+            return Ok(Decision::NotForShop);
         }
         let t = &self.ctx.tenant;
         let failed = |e| store_failure("looking up price links", e);
@@ -162,7 +199,7 @@ impl PricesFlow {
         for price in prices {
             match self.decide(store, &price).await {
                 Ok(Decision::Send(update, hash)) => pending.push((*update, hash)),
-                Ok(Decision::Unchanged) => unchanged += 1,
+                Ok(Decision::Unchanged | Decision::NotForShop) => unchanged += 1,
                 Err(e) if e.code == "store_unavailable" => return Err(e),
                 Err(e) => failed.push((price, e)),
             }
@@ -284,6 +321,11 @@ impl Flow for PricesFlow {
                     entity,
                     action: PlannedAction::Unchanged,
                     detail: "unchanged".into(),
+                },
+                Ok(Decision::NotForShop) => PlannedChange {
+                    entity,
+                    action: PlannedAction::Unchanged,
+                    detail: "not sent: its scope is not among the flow's `scopes`".into(),
                 },
                 Err(e) if e.code == "store_unavailable" => return Err(e),
                 Err(e) => PlannedChange {

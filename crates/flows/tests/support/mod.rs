@@ -29,6 +29,8 @@ pub struct World {
     pub flows: Vec<BuiltFlow>,
     /// The ERP connection when it is not `erp` (a real system).
     pub erp_connector: Option<Arc<dyn Connector>>,
+    /// The shop connection when it is not `shop` (a real system).
+    pub shop_connector: Option<Arc<dyn Connector>>,
     _dir: tempfile::TempDir,
 }
 
@@ -122,6 +124,7 @@ impl World {
             erp,
             flows: vec![],
             erp_connector: None,
+            shop_connector: None,
             _dir: dir,
         };
         world.configure(flows, mappings);
@@ -146,14 +149,36 @@ impl World {
         world
     }
 
+    /// A world whose shop is `shop` (e.g. a real Vendure), and whose ERP is `erp` when
+    /// given, else the memory ERP with its demo catalogue.
+    pub async fn with_shop(
+        shop: Arc<dyn Connector>,
+        erp: Option<Arc<dyn Connector>>,
+        flows: BTreeMap<String, FlowConfig>,
+        mappings: Mappings,
+    ) -> World {
+        let retry = RetryPolicy {
+            max_attempts: 100,
+            initial_delay: Duration::from_millis(100),
+            max_delay: Duration::from_millis(500),
+        };
+        let mut world = World::with_retry(BTreeMap::new(), mappings.clone(), retry).await;
+        world.shop_connector = Some(shop);
+        world.erp_connector = erp;
+        world.configure(flows, mappings);
+        world
+    }
+
     /// (Re)builds the flows, as a configuration change does.
     pub fn configure(&mut self, flows: BTreeMap<String, FlowConfig>, mappings: Mappings) {
         let connections: BTreeMap<String, Arc<dyn Connector>> = BTreeMap::from([
             (
                 "shop".to_owned(),
-                Arc::new(MemoryConnector {
-                    system: self.shop.clone(),
-                }) as Arc<dyn Connector>,
+                self.shop_connector.clone().unwrap_or_else(|| {
+                    Arc::new(MemoryConnector {
+                        system: self.shop.clone(),
+                    })
+                }),
             ),
             (
                 "erp".to_owned(),
