@@ -48,8 +48,10 @@ class KontorWebhookPlugin {
             Logger.warn('No url or secret configured; Kontor will not be notified', loggerCtx);
             return;
         }
-        const notify = (event, order, detail) =>
-            this.send({
+        const notify = (event, order, detail) => {
+            // A basket is not an order yet: Kontor only cares once it has been placed.
+            if (!order.orderPlacedAt && event !== 'order.placed') return;
+            return this.send({
                 id: crypto.randomUUID(),
                 event,
                 order_id: String(order.id),
@@ -57,6 +59,7 @@ class KontorWebhookPlugin {
                 ...detail,
                 at: new Date().toISOString(),
             });
+        };
         this.eventBus.ofType(OrderPlacedEvent).subscribe(e => notify('order.placed', e.order, {}));
         this.eventBus
             .ofType(OrderStateTransitionEvent)

@@ -1,4 +1,6 @@
-//! Kontor's HTTP server: health, readiness, Prometheus metrics, and the API.
+//! Kontor's HTTP server: health, readiness, Prometheus metrics, webhook intake, and the API.
+
+mod hooks;
 
 use std::sync::Arc;
 
@@ -6,7 +8,7 @@ use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Json, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use metrics_exporter_prometheus::PrometheusHandle;
 use serde_json::json;
 
@@ -30,6 +32,7 @@ pub fn router(state: ServerState) -> Router {
         .route("/health", get(health))
         .route("/ready", get(ready))
         .route("/metrics", get(metrics))
+        .route("/hooks/{tenant}/{connection}", post(hooks::receive))
         .route("/api/v1/status", get(status))
         .route("/api/v1/reports/sales", get(sales_report))
         .with_state(state)

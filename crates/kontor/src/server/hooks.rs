@@ -1,0 +1,108 @@
+//! Webhook intake: `POST /hooks/{tenant}/{connection}`. The connection's connector
+//! checks the signature and says what changed; Kontor enqueues the jobs a poll would
+//! enqueue for it and answers at once. The work happens on the queue, so a slow ERP
+//! never makes a shop's webhook time out, and a repeated webhook finds its job already
+//! queued (or the record already synced).
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Json, Response};
+use kontor_connector::{WebhookError, WebhookHeaders};
+use kontor_flows::Change;
+use serde_json::json;
+
+use super::ServerState;
+
+fn refuse(status: StatusCode, code: &str, message: String) -> Response {
+    (
+        status,
+        Json(json!({ "error": { "code": code, "message": message } })),
+    )
+        .into_response()
+}
+
+pub(super) async fn receive(
+    State(state): State<ServerState>,
+    Path((tenant, connection)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let count = |outcome: &'static str| {
+        metrics::counter!("kontor_webhooks_total", "tenant" => tenant.clone(), "connection" => connection.clone(), "outcome" => outcome).increment(1);
+    };
+    let Some(connector) = state
+        .app
+        .tenants
+        .get(&tenant)
+        .and_then(|live| live.connections.get(&connection))
+    else {
+        count("unknown_connection");
+        return refuse(
+            StatusCode::NOT_FOUND,
+            "unknown_connection",
+            format!("tenant `{tenant}` has no connection `{connection}`"),
+        );
+    };
+    let Some(receiver) = connector.webhooks() else {
+        count("not_configured");
+        return refuse(
+            StatusCode::NOT_FOUND,
+            "webhooks_not_configured",
+            format!("connection `{connection}` takes no webhooks (is its webhook secret set?)"),
+        );
+    };
+    let headers = WebhookHeaders::new(
+        headers
+            .iter()
+            .filter_map(|(name, value)| Some((name.as_str(), value.to_str().ok()?))),
+    );
+    let notices = match receiver.receive(&headers, &body, chrono::Utc::now()) {
+        Ok(notices) => notices,
+        Err(WebhookError::Malformed(reason)) => {
+            count("malformed");
+            tracing::warn!(message = "Webhook not understood.", %tenant, %connection, %reason);
+            return refuse(
+                StatusCode::BAD_REQUEST,
+                "malformed_webhook",
+                format!("the webhook is signed but not understood: {reason}"),
+            );
+        }
+        Err(error) => {
+            count("refused");
+            tracing::warn!(message = "Webhook refused.", %tenant, %connection, reason = %error);
+            return refuse(
+                StatusCode::UNAUTHORIZED,
+                "invalid_signature",
+                error.to_string(),
+            );
+        }
+    };
+    let mut queued = 0;
+    for notice in &notices {
+        let change = Change {
+            connection: connection.clone(),
+            entity: notice.entity.clone(),
+            external_id: notice.external_id.clone(),
+        };
+        match state.app.on_change(&tenant, &change).await {
+            Ok(outcomes) => queued += outcomes.len(),
+            Err(error) => {
+                // The sender retries; polling covers it if it gives up.
+                count("store_unavailable");
+                tracing::error!(message = "Webhook could not be queued.", %tenant, %connection, %error);
+                return refuse(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "store_unavailable",
+                    error.to_string(),
+                );
+            }
+        }
+    }
+    count("accepted");
+    (
+        StatusCode::ACCEPTED,
+        Json(json!({ "accepted": notices.len(), "jobs": queued })),
+    )
+        .into_response()
+}

@@ -1,0 +1,228 @@
+#![allow(clippy::unwrap_used)] // Tests: a failed unwrap is a failed test.
+//! Webhook intake with a real Vendure and Kontor's plugin: orders placed in Vendure reach
+//! the ERP with no poll at all; forged, unsigned and stale notices are refused with 401;
+//! a replayed notice creates nothing new.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use kontor::app::App;
+use kontor::config::ConfigFile;
+use kontor_connectors::MemoryRegistry;
+use kontor_engine::{JobFilter, JobState, Shutdown};
+use kontor_testkit::{Checkout, VendureServer, vendure};
+use serde_json::{Value, json};
+
+const SECRET: &str = "hook-secret-for-tests";
+
+fn config(dir: &std::path::Path, vendure_url: &str) -> String {
+    format!(
+        r#"
+data_dir = "{dir}"
+
+[store]
+url = "sqlite://{dir}/kontor.db"
+
+[runner]
+workers = 4
+idle_poll = "20ms"
+
+[runner.retry]
+initial_delay = "20ms"
+max_delay = "200ms"
+
+[tenants.acme.connections.shop]
+type = "vendure"
+url = "{vendure_url}/admin-api"
+username = "{user}"
+password = {{ value = "{password}" }}
+webhook_secret = {{ value = "{SECRET}" }}
+poll_lag = "0s"
+stock_locations = {{ MAIN = "Default Stock Location" }}
+
+[tenants.acme.connections.erp]
+type = "memory"
+seed_demo = true
+
+[tenants.acme.flows.catalogue]
+from = "erp"
+to = "shop"
+
+[tenants.acme.flows.prices]
+from = "erp"
+to = "shop"
+options = {{ scopes = ["base"] }}
+
+[tenants.acme.flows.stock]
+from = "erp"
+to = "shop"
+
+# No schedule: in this test only webhooks start order imports.
+[tenants.acme.flows.orders]
+from = "shop"
+to = "erp"
+
+[tenants.acme.mappings]
+warehouses = {{ MAIN = "MAIN" }}
+"#,
+        dir = dir.display(),
+        user = vendure::USERNAME,
+        password = vendure::PASSWORD,
+    )
+}
+
+async fn settled(app: &App) -> bool {
+    app.store
+        .list_jobs(&JobFilter {
+            states: vec![JobState::Pending, JobState::Running],
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .is_empty()
+}
+
+async fn post(url: &str, signature: Option<&str>, body: &str) -> (u16, Value) {
+    let mut request = reqwest::Client::new()
+        .post(url)
+        .header("content-type", "application/json")
+        .body(body.to_owned());
+    if let Some(signature) = signature {
+        request = request.header("X-Kontor-Signature", signature);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn vendure_notices_bring_orders_in_and_forgeries_are_refused() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let hook = format!("{base}/hooks/acme/shop");
+    let server = VendureServer::start_with_webhook(&hook, SECRET)
+        .unwrap_or_else(|e| panic!("cannot start Vendure: {e}"));
+    // The demo ERP's prices include tax; so do this shop's.
+    let mut admin = server.admin().unwrap();
+    let channel = admin.query("{ activeChannel { id } }", json!({})).unwrap();
+    admin
+        .query(
+            "mutation($id: ID!) { updateChannel(input: {id: $id, pricesIncludeTax: true}) { ... on Channel { id } } }",
+            json!({"id": channel["activeChannel"]["id"]}),
+        )
+        .unwrap();
+
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("kontor.toml");
+    std::fs::write(&file, config(dir.path(), &server.url())).unwrap();
+    let memory = MemoryRegistry::default();
+    let app = Arc::new(
+        App::open(ConfigFile::load(&file).unwrap(), memory.clone())
+            .await
+            .unwrap(),
+    );
+    let shutdown = Shutdown::new();
+    let running = tokio::spawn({
+        let (app, shutdown) = (app.clone(), shutdown.clone());
+        async move { app.run(shutdown, Some(listener)).await }
+    });
+
+    // The shop gets the ERP's goods.
+    for flow in ["catalogue", "prices", "stock"] {
+        app.store
+            .enqueue(app.flow(None, flow).unwrap().start_job())
+            .await
+            .unwrap();
+        for _ in 0..600 {
+            if settled(&app).await {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    // A shopper orders; the plugin tells Kontor, which imports the order at once.
+    let code = server
+        .place_order(&[("MUG-450", 2)], &Checkout::default())
+        .unwrap();
+    let erp = memory.get("acme", "erp").unwrap();
+    for _ in 0..600 {
+        if !erp.sales_for(&code).is_empty() && settled(&app).await {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(erp.sales_for(&code).len(), 1, "{code} reached the ERP once");
+    let polls = app
+        .store
+        .list_jobs(&JobFilter {
+            kind: Some("orders.poll".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert!(polls.is_empty(), "no poll ran: {polls:?}");
+
+    // The same notice again (a replay, or the plugin's retry): nothing new.
+    let order_id = admin
+        .query(
+            "query($code: String!) { orders(options: {filter: {code: {eq: $code}}}) { items { id } } }",
+            json!({"code": code}),
+        )
+        .unwrap()["orders"]["items"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let notice =
+        json!({"id": "n-1", "event": "order.placed", "order_id": order_id, "order_code": code})
+            .to_string();
+    let now = chrono::Utc::now().timestamp();
+    let signed = kontor_connectors::vendure::sign(SECRET, now, notice.as_bytes());
+    for _ in 0..2 {
+        let (status, body) = post(&hook, Some(&signed), &notice).await;
+        assert_eq!((status, body["accepted"].clone()), (202, json!(1)));
+    }
+    for _ in 0..200 {
+        if settled(&app).await {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(erp.sales_for(&code).len(), 1, "a replay creates nothing");
+
+    // Forged, unsigned, stale: 401 with a stable code; nothing queued.
+    let forged = kontor_connectors::vendure::sign("a guess", now, notice.as_bytes());
+    let stale = kontor_connectors::vendure::sign(SECRET, now - 3600, notice.as_bytes());
+    for signature in [Some(forged.as_str()), None, Some(stale.as_str())] {
+        let (status, body) = post(&hook, signature, &notice).await;
+        assert_eq!(status, 401, "{signature:?}: {body}");
+        assert_eq!(body["error"]["code"], "invalid_signature");
+    }
+    let (status, body) = post(&format!("{base}/hooks/acme/nope"), Some(&signed), &notice).await;
+    assert_eq!(
+        (status, body["error"]["code"].clone()),
+        (404, json!("unknown_connection"))
+    );
+    let (status, body) = post(&format!("{base}/hooks/acme/erp"), Some(&signed), &notice).await;
+    assert_eq!(
+        (status, body["error"]["code"].clone()),
+        (404, json!("webhooks_not_configured"))
+    );
+    let metrics = reqwest::get(format!("{base}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l.starts_with("kontor_webhooks_total")
+                && l.contains("outcome=\"refused\"")
+                && l.ends_with(" 3")),
+        "{metrics}"
+    );
+
+    shutdown.cancel();
+    running.await.unwrap().unwrap();
+}
