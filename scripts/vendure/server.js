@@ -48,6 +48,8 @@ bootstrap({
         database: env('VENDURE_DB'),
         synchronize: process.env.VENDURE_SYNCHRONIZE === '1',
         logging: false,
+        // Tests run many servers at once against one PostgreSQL: keep each pool small.
+        extra: { max: 4 },
     },
     paymentOptions: { paymentMethodHandlers: [dummyPaymentHandler] },
     plugins,

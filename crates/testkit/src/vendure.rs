@@ -229,6 +229,11 @@ fn template(modules: &std::path::Path) -> Result<String, HarnessError> {
         );
     }
     let name = format!("kontor_vendure_template_{}", fingerprint(&shape));
+    static CLEANED: std::sync::Once = std::sync::Once::new();
+    CLEANED.call_once(|| {
+        // Best effort: a leftover database costs disk, not correctness.
+        let _ = drop_abandoned();
+    });
     let ready = cache_dir().join(format!("{name}.ready"));
     if ready.exists() && database_exists(&name)? {
         return Ok(name);
@@ -257,6 +262,28 @@ fn template(modules: &std::path::Path) -> Result<String, HarnessError> {
     built?;
     fs::write(&ready, b"").map_err(HarnessError::io("marking the Vendure template ready"))?;
     Ok(name)
+}
+
+/// Drops the databases of test processes that died without dropping them (killed runs).
+fn drop_abandoned() -> Result<(), HarnessError> {
+    let out = run(
+        "listing Vendure test databases",
+        Command::new("psql").args([
+            POSTGRES_URL,
+            "-tAc",
+            "SELECT datname FROM pg_database WHERE datname LIKE 'kontor_vendure_%' AND datname NOT LIKE 'kontor_vendure_template_%'",
+        ]),
+    )?;
+    for name in out.lines().map(str::trim) {
+        let pid = name
+            .strip_prefix("kontor_vendure_")
+            .and_then(|rest| rest.split('_').next())
+            .and_then(|pid| pid.parse::<u32>().ok());
+        if pid.is_some_and(|pid| !std::path::Path::new(&format!("/proc/{pid}")).exists()) {
+            psql(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))?;
+        }
+    }
+    Ok(())
 }
 
 fn database_exists(name: &str) -> Result<bool, HarnessError> {
