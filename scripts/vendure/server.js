@@ -1,10 +1,12 @@
 // Starts the Vendure server Kontor's tests drive, configured from the environment:
 //   VENDURE_PORT, VENDURE_DB (a PostgreSQL database on 127.0.0.1:5432),
 //   VENDURE_SUPERADMIN_PASSWORD, VENDURE_SYNCHRONIZE=1 to create the schema,
+//   VENDURE_ASSET_DIR for uploaded images (default: a folder beside the process),
 //   KONTOR_WEBHOOK_URL and KONTOR_WEBHOOK_SECRET for Kontor's plugin (optional).
 // Modules come from the cache scripts/vendure/install fills (NODE_PATH).
 const path = require('path');
 const { bootstrap, DefaultJobQueuePlugin, dummyPaymentHandler } = require('@vendure/core');
+const { AssetServerPlugin } = require('@vendure/asset-server-plugin');
 const { KontorWebhookPlugin } = require(
     path.join(__dirname, '..', '..', 'integrations', 'vendure', 'kontor-webhook-plugin.js'),
 );
@@ -18,7 +20,13 @@ const env = name => {
     return value;
 };
 
-const plugins = [DefaultJobQueuePlugin];
+const plugins = [
+    DefaultJobQueuePlugin,
+    AssetServerPlugin.init({
+        route: 'assets',
+        assetUploadDir: process.env.VENDURE_ASSET_DIR || path.join(process.cwd(), 'vendure-assets'),
+    }),
+];
 if (process.env.KONTOR_WEBHOOK_URL) {
     plugins.push(
         KontorWebhookPlugin.init({

@@ -7,7 +7,7 @@ use kontor_connector::{
     CatalogueSink, ConnectorError, FulfilmentSink, OrderSource, OrderStatusSink, PriceSink,
     PriceUpdate, ProductUpsert, Secret, StockSink, StockUpdate,
 };
-use kontor_connectors::vendure::{VendureConfig, VendureSystem};
+use kontor_connectors::vendure::{ImagePolicy, VendureConfig, VendureSystem};
 use kontor_model::{
     LocalizedText, Money, OrderStatus, PaymentKind, PaymentState, Price, PriceKind, PriceScope,
     Product, ProductStatus, Shipment, ShipmentLine, TaxRate, Variant,
@@ -24,6 +24,7 @@ fn config(server: &VendureServer) -> VendureConfig {
         channel_token: None,
         language: "en".into(),
         stock_locations: BTreeMap::from([("MAIN".into(), "Default Stock Location".into())]),
+        images: ImagePolicy::Upload,
         webhook_secret: None,
         timeout: Duration::from_secs(30),
         poll_lag: Duration::ZERO,
@@ -548,4 +549,172 @@ async fn open_orders_are_read_again_to_notice_state_changes_without_webhooks() {
         .expect("orders");
     assert_eq!(again.items.len(), 1, "{:?}", again.items);
     assert_eq!(again.items[0].id, first.items[0].id);
+}
+
+#[tokio::test]
+async fn b2b_accounts_are_found_by_email_and_put_in_their_group_once() {
+    use kontor_connector::{AccountSink, AccountUpsert, CustomerQuery};
+    use kontor_model::{Address, CountryCode, Customer, CustomerKind, Email};
+    let server = start();
+    let system = connect(&server);
+    let hotel = Customer {
+        reference: "K-100".into(),
+        kind: CustomerKind::Company {
+            company_name: "Hotel Gdańsk".into(),
+            vat_id: None,
+        },
+        name: "Jan Kowalski".into(),
+        email: Some(Email::new("zakupy@hotel.example").expect("email")),
+        phone: Some("+48 58 000 00 00".into()),
+        addresses: vec![Address {
+            name: "Jan Kowalski".into(),
+            company: Some("Hotel Gdańsk".into()),
+            street: "ul. Długa 1".into(),
+            street2: None,
+            postal_code: "80-827".into(),
+            city: "Gdańsk".into(),
+            region: None,
+            country: CountryCode::new("PL").expect("PL"),
+            phone: None,
+        }],
+        group: Some("Hurt".into()),
+        price_list: None,
+        payment_terms: None,
+        credit_limit: None,
+        balance: None,
+    };
+    let upsert = AccountUpsert {
+        customer: hotel.clone(),
+        account_id: None,
+    };
+    let first = system
+        .upsert_accounts(std::slice::from_ref(&upsert))
+        .await
+        .expect("upsert")
+        .remove(0)
+        .expect("written");
+    assert!(first.created);
+    // A retry that lost the link finds the account by e-mail; a renamed contact updates it.
+    let mut renamed = upsert.clone();
+    renamed.customer.name = "Janina Kowalska".into();
+    let again = system
+        .upsert_accounts(&[renamed])
+        .await
+        .expect("upsert")
+        .remove(0)
+        .expect("written");
+    assert_eq!(
+        (again.account_id.clone(), again.created),
+        (first.account_id.clone(), false)
+    );
+    let found = system
+        .find_accounts(&CustomerQuery::Email(
+            Email::new("ZAKUPY@hotel.example").expect("email"),
+        ))
+        .await
+        .expect("found");
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].name, "Janina Kowalska");
+    let customer = admin_query(
+        &server,
+        "query($id: ID!) { customer(id: $id) { groups { name } addresses { streetLine1 company } } }",
+        json!({"id": first.account_id}),
+    );
+    assert_eq!(customer["customer"]["groups"], json!([{"name": "Hurt"}]));
+    assert_eq!(
+        customer["customer"]["addresses"],
+        json!([{"streetLine1": "ul. Długa 1", "company": "Hotel Gdańsk"}])
+    );
+    // Without an e-mail Vendure cannot hold the account: refused, with the reason.
+    let mut anonymous = hotel;
+    anonymous.email = None;
+    let refused = system
+        .upsert_accounts(&[AccountUpsert {
+            customer: anonymous,
+            account_id: None,
+        }])
+        .await
+        .expect("upsert")
+        .remove(0);
+    assert!(
+        matches!(&refused, Err(ConnectorError::Rejected { code: Some(code), .. }) if code == "email_required"),
+        "{refused:?}"
+    );
+}
+
+/// Serves one PNG at any path, counting requests, as an ERP's image server would.
+async fn image_server() -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use base64::Engine;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let png = base64::engine::general_purpose::STANDARD
+        .decode("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==")
+        .expect("png");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let base = format!("http://{}", listener.local_addr().expect("addr"));
+    let served = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let count = served.clone();
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            let mut request = [0_u8; 2048];
+            let _ = stream.read(&mut request).await;
+            count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let head = format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: image/png\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                png.len()
+            );
+            let _ = stream.write_all(head.as_bytes()).await;
+            let _ = stream.write_all(&png).await;
+        }
+    });
+    (base, served)
+}
+
+#[tokio::test]
+async fn product_images_are_uploaded_once_and_an_unreachable_one_is_left_out() {
+    let server = start();
+    let system = connect(&server);
+    let (images, served) = image_server().await;
+    let mut product = mug();
+    product.images = vec![
+        kontor_model::MediaRef {
+            url: format!("{images}/mug.png"),
+            alt: Some("Mug".into()),
+            content_type: None,
+        },
+        kontor_model::MediaRef {
+            url: "http://127.0.0.1:9/gone.jpg".into(),
+            alt: None,
+            content_type: None,
+        },
+    ];
+    for _ in 0..2 {
+        let written = system
+            .upsert_products(&[ProductUpsert {
+                product: product.clone(),
+                product_id: None,
+            }])
+            .await
+            .expect("upsert");
+        assert!(written[0].is_ok(), "{written:?}");
+    }
+    let shown = variant_in_vendure(&server, "MUG");
+    let assets = admin_query(
+        &server,
+        "{ products { items { featuredAsset { mimeType width } assets { id } } } }",
+        json!({}),
+    );
+    let first = &assets["products"]["items"][0];
+    assert_eq!(
+        first["featuredAsset"],
+        json!({"mimeType": "image/png", "width": 1})
+    );
+    assert_eq!(first["assets"].as_array().map(Vec::len), Some(1));
+    assert_eq!(
+        served.load(std::sync::atomic::Ordering::SeqCst),
+        1,
+        "fetched once"
+    );
+    assert_eq!(shown["product"]["name"], "Mug");
 }

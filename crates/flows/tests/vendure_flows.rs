@@ -13,9 +13,9 @@ use std::time::Duration;
 
 use kontor_connector::{Connector, Secret};
 use kontor_connectors::tryton::{TrytonConfig, TrytonConnector, TrytonSystem};
-use kontor_connectors::vendure::{VendureConfig, VendureConnector, VendureSystem};
+use kontor_connectors::vendure::{ImagePolicy, VendureConfig, VendureConnector, VendureSystem};
 use kontor_flows::{FlowConfig, Mappings};
-use kontor_model::{Money, PriceScope};
+use kontor_model::{Customer, CustomerKind, Email, Money, PriceScope, VatId};
 use kontor_testkit::{Checkout, TrytonServer, VendureServer, tryton, vendure};
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
@@ -32,6 +32,8 @@ fn vendure_connector(server: &VendureServer) -> Arc<dyn Connector> {
             ("MAIN".into(), "Default Stock Location".into()),
             ("WH".into(), "Default Stock Location".into()),
         ]),
+        // The demo's images live on a CDN this machine cannot reach.
+        images: ImagePolicy::Skip,
         webhook_secret: None,
         timeout: Duration::from_secs(30),
         poll_lag: Duration::ZERO,
@@ -91,6 +93,7 @@ async fn a_memory_erp_fills_vendure_and_vendure_orders_reach_it_once() {
             "catalogue".to_owned(),
             flow("erp", "shop", json!({"page_size": 3})),
         ),
+        ("customers".to_owned(), flow("erp", "shop", json!(null))),
         (
             "prices".to_owned(),
             flow("erp", "shop", json!({"page_size": 4})),
@@ -111,8 +114,40 @@ async fn a_memory_erp_fills_vendure_and_vendure_orders_reach_it_once() {
         ..Mappings::default()
     };
     let world = World::with_shop(vendure_connector(&server), None, flows, mappings).await;
-    world.run(&["catalogue", "prices", "stock"]).await;
+    world
+        .erp
+        .put_customer(Customer {
+            reference: "K-100".into(),
+            kind: CustomerKind::Company {
+                company_name: "Hotel Gdańsk".into(),
+                vat_id: Some(VatId::new("PL6762468118").unwrap()),
+            },
+            name: "Hotel Gdańsk".into(),
+            email: Some(Email::new("zakupy@hotel.example").unwrap()),
+            phone: None,
+            addresses: vec![],
+            group: Some("Hurt".into()),
+            price_list: None,
+            payment_terms: None,
+            credit_limit: None,
+            balance: None,
+        })
+        .unwrap();
+    world
+        .run(&["catalogue", "prices", "stock", "customers"])
+        .await;
     world.assert_nothing_parked().await;
+
+    // The ERP's trade customer has an account in Vendure, in its group.
+    let accounts = admin(
+        &server,
+        "{ customers(options: {filter: {emailAddress: {eq: \"zakupy@hotel.example\"}}}) { items { lastName groups { name } } } }",
+        json!({}),
+    );
+    assert_eq!(
+        accounts["customers"]["items"],
+        json!([{"lastName": "Hotel Gdańsk", "groups": [{"name": "Hurt"}]}])
+    );
 
     // Every ERP product is in Vendure, each variant priced as in the ERP and stocked.
     let products = admin(&server, "{ products { totalItems } }", json!({}));

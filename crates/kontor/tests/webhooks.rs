@@ -38,6 +38,7 @@ username = "{user}"
 password = {{ value = "{password}" }}
 webhook_secret = {{ value = "{SECRET}" }}
 poll_lag = "0s"
+images = "skip"
 stock_locations = {{ MAIN = "Default Stock Location" }}
 
 [tenants.acme.connections.erp]

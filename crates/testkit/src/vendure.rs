@@ -103,7 +103,7 @@ impl VendureServer {
             self.port,
             self.webhook.as_ref(),
             false,
-            &log,
+            self.dir.path(),
         )?;
         self.child = Some(child);
         if let Err(error) = wait_ready(self.port, &log) {
@@ -158,9 +158,10 @@ fn spawn(
     port: u16,
     webhook: Option<&(String, String)>,
     synchronize: bool,
-    log: &std::path::Path,
+    dir: &std::path::Path,
 ) -> Result<Child, HarnessError> {
-    let out = fs::File::create(log).map_err(HarnessError::io("creating the Vendure log"))?;
+    let log = dir.join("vendure.log");
+    let out = fs::File::create(&log).map_err(HarnessError::io("creating the Vendure log"))?;
     let err = out
         .try_clone()
         .map_err(HarnessError::io("creating the Vendure log"))?;
@@ -178,6 +179,7 @@ fn spawn(
         .env("VENDURE_DB", database)
         .env("VENDURE_SUPERADMIN_PASSWORD", PASSWORD)
         .env("VENDURE_SYNCHRONIZE", if synchronize { "1" } else { "0" })
+        .env("VENDURE_ASSET_DIR", dir.join("assets"))
         .stdin(Stdio::null())
         .stdout(out)
         .stderr(err);
@@ -246,8 +248,8 @@ fn template(modules: &std::path::Path) -> Result<String, HarnessError> {
     psql(&format!("CREATE DATABASE {name}"))?;
     let port = free_port()?;
     let work = tempfile::tempdir().map_err(HarnessError::io("creating a temporary directory"))?;
-    let log = work.path().join("vendure-template.log");
-    let mut child = spawn(modules, &name, port, None, true, &log)?;
+    let log = work.path().join("vendure.log");
+    let mut child = spawn(modules, &name, port, None, true, work.path())?;
     let built = wait_ready(port, &log).and_then(|()| {
         run(
             "seeding Vendure (scripts/vendure/seed.js)",

@@ -37,6 +37,10 @@ pub struct VendureConfig {
     /// stock location names. Unlisted names are used as they are.
     #[serde(default)]
     pub stock_locations: BTreeMap<String, String>,
+    /// `upload` (default): product images are fetched from their URLs and uploaded as
+    /// Vendure assets (once each); `skip`: images are left to the shop.
+    #[serde(default)]
+    pub images: ImagePolicy,
     /// Shared with Kontor's Vendure plugin, which signs its notices with it. Without it,
     /// webhooks are refused and Kontor relies on polling alone.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -56,6 +60,15 @@ pub struct VendureConfig {
     /// How far back that re-read reaches, by `orderPlacedAt`.
     #[serde(default = "default_recheck_window", with = "humantime_serde")]
     pub recheck_window: Duration,
+}
+
+/// What to do with products' images.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ImagePolicy {
+    #[default]
+    Upload,
+    Skip,
 }
 
 fn default_language() -> String {

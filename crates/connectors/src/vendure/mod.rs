@@ -1,4 +1,5 @@
-//! `vendure`: a Vendure 3 shop through its Admin GraphQL API — products and variants
+//! `vendure`: a Vendure 3 shop through its Admin GraphQL API — customers and groups,
+//! products and variants
 //! upserted by SKU (option groups, a `category` facet, tax category by rate), prices and
 //! stock per stock location, orders read by `orderPlacedAt` (plus a periodic re-read of
 //! open orders, since Vendure does not touch `updatedAt` on state changes), fulfilments
@@ -19,15 +20,15 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use kontor_connector::{
-    CatalogueSink, Connector, ConnectorError, FulfilmentSink, OrderSource, OrderStatusSink,
-    PriceSink, StockSink, WebhookReceiver,
+    AccountSink, CatalogueSink, Connector, ConnectorError, FulfilmentSink, OrderSource,
+    OrderStatusSink, PriceSink, StockSink, WebhookReceiver,
 };
 use kontor_model::Currency;
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
 use tokio::sync::Mutex;
 
-pub use config::VendureConfig;
+pub use config::{ImagePolicy, VendureConfig};
 pub use webhook::sign;
 
 use client::VendureClient;
@@ -95,6 +96,10 @@ impl VendureSystem {
 
     pub(crate) async fn run(&self, query: &str, variables: Value) -> Result<Value, ConnectorError> {
         self.inner.client.run(query, variables).await
+    }
+
+    pub(crate) fn client(&self) -> &VendureClient {
+        &self.inner.client
     }
 
     pub(crate) async fn channel(&self) -> Result<Channel, ConnectorError> {
@@ -230,6 +235,7 @@ impl Connector for VendureConnector {
 
     ports! {
         catalogue_sink: CatalogueSink,
+        account_sink: AccountSink,
         stock_sink: StockSink,
         price_sink: PriceSink,
         order_source: OrderSource,

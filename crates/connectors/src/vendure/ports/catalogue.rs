@@ -7,8 +7,8 @@ use kontor_connector::{
 use kontor_model::{Product, ProductStatus};
 use serde_json::json;
 
-use crate::vendure::VendureSystem;
 use crate::vendure::mappers::slug;
+use crate::vendure::{ImagePolicy, VendureSystem};
 
 /// The facet Kontor files products' categories under.
 const CATEGORY_FACET: &str = "category";
@@ -78,6 +78,58 @@ impl VendureSystem {
             ids.extend(known.get(&code).cloned());
         }
         Ok(ids)
+    }
+
+    /// Asset ids for a product's images, uploading the ones Vendure lacks. An image is
+    /// named after its URL, so it is uploaded once however often the product changes.
+    /// One that cannot be fetched is left out with a warning: a missing picture must not
+    /// keep a product off the shop. `None` when images are left to the shop.
+    async fn assets(&self, product: &Product) -> Result<Option<Vec<String>>, ConnectorError> {
+        if self.config().images == ImagePolicy::Skip {
+            return Ok(None);
+        }
+        let mut ids = Vec::new();
+        for image in &product.images {
+            let name = asset_name(&image.url, image.content_type.as_deref());
+            let found = self
+                .run(
+                    "query($name: String!) { assets(options: {filter: {name: {eq: $name}}, take: 1}) { items { id } } }",
+                    json!({"name": name}),
+                )
+                .await?;
+            if let Some(id) = found["assets"]["items"][0]["id"].as_str() {
+                ids.push(id.to_owned());
+                continue;
+            }
+            let (bytes, served_as) = match self.client().fetch(&image.url).await {
+                Ok(fetched) => fetched,
+                Err(error) => {
+                    tracing::warn!(message = "Product image not fetched; the product goes without it.", product = %product.code, url = %image.url, %error);
+                    continue;
+                }
+            };
+            let content_type = image
+                .content_type
+                .clone()
+                .or(served_as)
+                .unwrap_or_else(|| "application/octet-stream".to_owned());
+            let uploaded = self
+                .client()
+                .upload(
+                    "mutation($file: Upload!) { createAssets(input: [{file: $file}]) { ... on Asset { id } ... on MimeTypeError { errorCode message } } }",
+                    &name,
+                    &content_type,
+                    bytes,
+                )
+                .await?;
+            let created = &uploaded["createAssets"][0];
+            if let Some(code) = created["errorCode"].as_str() {
+                tracing::warn!(message = "Vendure refused a product image; the product goes without it.", product = %product.code, url = %image.url, code, reason = %created["message"]);
+                continue;
+            }
+            ids.extend(created["id"].as_str().map(str::to_owned));
+        }
+        Ok(Some(ids))
     }
 
     /// Option ids by (axis, value): the product's option groups (one per axis, coded
@@ -181,6 +233,7 @@ impl VendureSystem {
             "description": product.description.get(&lang).unwrap_or_default(),
         });
         let facet_values = self.category_values(product).await?;
+        let assets = self.assets(product).await?;
         let enabled = product.status == ProductStatus::Active;
         let tax_category = match product.tax_rate {
             Some(rate) => Some(self.tax_category(rate.0).await?),
@@ -193,13 +246,20 @@ impl VendureSystem {
             .clone()
             .or_else(|| existing.values().next().map(|v| v.product_id.clone()));
         let mut created = false;
+        let with_assets = |mut input: serde_json::Value| {
+            if let Some(assets) = &assets {
+                input["assetIds"] = json!(assets);
+                input["featuredAssetId"] = json!(assets.first());
+            }
+            input
+        };
         let product_id = match known {
             Some(id) => {
                 let updated = self
                     .run(
                         "mutation($input: UpdateProductInput!) { updateProduct(input: $input) { id } }",
-                        json!({"input": {"id": id, "enabled": enabled, "translations": [translation],
-                               "facetValueIds": facet_values}}),
+                        json!({"input": with_assets(json!({"id": id, "enabled": enabled,
+                               "translations": [translation], "facetValueIds": facet_values}))}),
                     )
                     .await;
                 match updated {
@@ -217,8 +277,8 @@ impl VendureSystem {
                 let data = self
                     .run(
                         "mutation($input: CreateProductInput!) { createProduct(input: $input) { id } }",
-                        json!({"input": {"enabled": enabled, "translations": [translation],
-                               "facetValueIds": facet_values}}),
+                        json!({"input": with_assets(json!({"enabled": enabled,
+                               "translations": [translation], "facetValueIds": facet_values}))}),
                     )
                     .await?;
                 created = true;
@@ -367,5 +427,47 @@ impl CatalogueSink for VendureSystem {
 
     fn batch_size(&self) -> usize {
         20
+    }
+}
+
+/// The asset name for an image: `kontor-<hash of its URL>.<extension>`.
+fn asset_name(url: &str, content_type: Option<&str>) -> String {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in url.bytes() {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    let path = url.split(['?', '#']).next().unwrap_or(url);
+    let from_path = path
+        .rsplit('/')
+        .next()
+        .and_then(|file| file.rsplit_once('.'))
+        .map(|(_, ext)| ext.to_ascii_lowercase())
+        .filter(|ext| {
+            !ext.is_empty() && ext.len() <= 5 && ext.chars().all(|c| c.is_ascii_alphanumeric())
+        });
+    let ext = from_path.unwrap_or_else(|| {
+        match content_type.unwrap_or_default() {
+            "image/png" => "png",
+            "image/webp" => "webp",
+            "image/gif" => "gif",
+            _ => "jpg",
+        }
+        .to_owned()
+    });
+    format!("kontor-{hash:016x}.{ext}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_image_is_named_by_its_url_with_its_extension() {
+        let a = asset_name("https://cdn.example.com/p/tsh.JPG?v=2", None);
+        assert!(a.starts_with("kontor-") && a.ends_with(".jpg"), "{a}");
+        assert_eq!(a, asset_name("https://cdn.example.com/p/tsh.JPG?v=2", None));
+        assert_ne!(a, asset_name("https://cdn.example.com/p/tsh.JPG?v=3", None));
+        assert!(asset_name("https://x/img", Some("image/png")).ends_with(".png"));
     }
 }

@@ -1,6 +1,7 @@
 //! The ports Vendure offers, one file per area, and the variant lookup they share.
 
 mod catalogue;
+mod customers;
 mod fulfilment;
 mod orders;
 mod prices;
