@@ -1,6 +1,18 @@
 //! Kontor's connectors, one folder per external system (adapter + mappers + tests), and
 //! the registry that builds a configured connection.
 
+/// Port accessors of a connector whose ports are all implemented by its `system`.
+macro_rules! ports {
+    ($($accessor:ident: $port:ident),* $(,)?) => {
+        $(
+            fn $accessor(&self) -> Option<std::sync::Arc<dyn $port>> {
+                Some(std::sync::Arc::new(self.system.clone()))
+            }
+        )*
+    };
+}
+
+mod http;
 pub mod memory;
 pub mod tryton;
 pub mod vendure;

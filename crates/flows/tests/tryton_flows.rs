@@ -207,28 +207,11 @@ async fn the_shop_gets_trytons_goods_and_orders_come_back_as_confirmed_sales_pai
     // The warehouse ships the first order with a tracking number; the shop hears of it.
     let first = &orders[0];
     let sale = erp.find_sale(&first.number).await.unwrap().unwrap();
-    let admin = server.admin().unwrap();
-    let read = admin
-        .call(
-            "model.sale.sale.read",
-            json!([[sale.id.parse::<i64>().unwrap()], ["shipments"]]),
-        )
+    server
+        .admin()
+        .unwrap()
+        .ship_sale(sale.id.parse().unwrap(), "DPD-123")
         .unwrap();
-    let shipments = read[0]["shipments"].clone();
-    admin
-        .call(
-            "model.stock.shipment.out.write",
-            json!([shipments, {"reference": "DPD-123"}]),
-        )
-        .unwrap();
-    for step in ["assign_try", "pick", "pack", "ship"] {
-        admin
-            .call(
-                &format!("model.stock.shipment.out.{step}"),
-                json!([shipments]),
-            )
-            .unwrap();
-    }
     world.run(&["shipments"]).await;
     world.assert_nothing_parked().await;
     let fulfilments = world.shop.fulfilments(&first.id);

@@ -337,28 +337,11 @@ async fn tryton_and_vendure_end_to_end() {
     assert_eq!(payments.len(), 1, "paid once in Tryton: {payments:?}");
 
     // Tryton's warehouse ships it with a tracking number; Vendure's order is shipped.
-    let admin_rpc = tryton_server.admin().unwrap();
-    let read = admin_rpc
-        .call(
-            "model.sale.sale.read",
-            json!([[sale.id.parse::<i64>().unwrap()], ["shipments"]]),
-        )
+    tryton_server
+        .admin()
+        .unwrap()
+        .ship_sale(sale.id.parse().unwrap(), "INPOST-42")
         .unwrap();
-    let shipments = read[0]["shipments"].clone();
-    admin_rpc
-        .call(
-            "model.stock.shipment.out.write",
-            json!([shipments, {"reference": "INPOST-42"}]),
-        )
-        .unwrap();
-    for step in ["assign_try", "pick", "pack", "ship"] {
-        admin_rpc
-            .call(
-                &format!("model.stock.shipment.out.{step}"),
-                json!([shipments]),
-            )
-            .unwrap();
-    }
     world.run(&["shipments"]).await;
     world.assert_nothing_parked().await;
     let shipped = admin(

@@ -242,6 +242,30 @@ impl TrytonAdmin {
     }
 }
 
+impl TrytonAdmin {
+    /// Ships a sale's customer shipments as the warehouse would: `reference` (where base
+    /// Tryton keeps a tracking number) written on them, then assigned, picked, packed
+    /// and shipped.
+    pub fn ship_sale(&self, sale_id: i64, reference: &str) -> Result<(), HarnessError> {
+        let read = self.call(
+            "model.sale.sale.read",
+            serde_json::json!([[sale_id], ["shipments"]]),
+        )?;
+        let shipments = read[0]["shipments"].clone();
+        self.call(
+            "model.stock.shipment.out.write",
+            serde_json::json!([shipments, {"reference": reference}]),
+        )?;
+        for step in ["assign_try", "pick", "pack", "ship"] {
+            self.call(
+                &format!("model.stock.shipment.out.{step}"),
+                serde_json::json!([shipments]),
+            )?;
+        }
+        Ok(())
+    }
+}
+
 fn rpc(
     port: u16,
     header: Option<&str>,

@@ -1,5 +1,3 @@
-use std::sync::Arc;
-
 use async_trait::async_trait;
 use kontor_connector::{
     AccountSink, CatalogueSink, CatalogueSource, Connector, ConnectorError, CustomerSink,
@@ -15,16 +13,6 @@ use super::system::MemorySystem;
 #[derive(Clone, Debug)]
 pub struct MemoryConnector {
     pub system: MemorySystem,
-}
-
-macro_rules! ports {
-    ($($accessor:ident: $port:ident),* $(,)?) => {
-        $(
-            fn $accessor(&self) -> Option<Arc<dyn $port>> {
-                Some(Arc::new(self.system.clone()))
-            }
-        )*
-    };
 }
 
 #[async_trait]

@@ -144,17 +144,7 @@ impl TrytonClient {
                     message: format!("Tryton does not allow `{method}`"),
                 }));
             }
-            429 => {
-                let after = response
-                    .headers()
-                    .get(reqwest::header::RETRY_AFTER)
-                    .and_then(|v| v.to_str().ok())
-                    .and_then(|v| v.parse().ok())
-                    .map(Duration::from_secs);
-                return Err(Failure::Error(ConnectorError::RateLimited {
-                    retry_after: after,
-                }));
-            }
+            429 => return Err(Failure::Error(crate::http::rate_limited(&response))),
             500..=599 => {
                 return Err(Failure::Error(ConnectorError::unavailable(format!(
                     "Tryton answered {status} to `{method}`"

@@ -343,16 +343,6 @@ pub struct TrytonConnector {
     pub system: TrytonSystem,
 }
 
-macro_rules! ports {
-    ($($accessor:ident: $port:ident),* $(,)?) => {
-        $(
-            fn $accessor(&self) -> Option<Arc<dyn $port>> {
-                Some(Arc::new(self.system.clone()))
-            }
-        )*
-    };
-}
-
 #[async_trait]
 impl Connector for TrytonConnector {
     fn kind(&self) -> &'static str {

@@ -129,7 +129,12 @@ impl VendureSystem {
     pub(crate) async fn stock_location(&self, location: &str) -> Result<String, ConnectorError> {
         let name = self.config().stock_location(location).to_owned();
         let mut cache = self.inner.cache.lock().await;
-        if cache.stock_locations.is_none() {
+        // A location made in Vendure since the last look: look again.
+        let known = cache
+            .stock_locations
+            .as_ref()
+            .is_some_and(|all| all.contains_key(&name));
+        if !known {
             let data = self
                 .run(
                     "{ stockLocations(options: {take: 100}) { items { id name } } }",
@@ -170,7 +175,16 @@ impl VendureSystem {
 
     /// The tax category whose rate in the channel's tax zone is `percent`.
     pub(crate) async fn tax_category(&self, percent: Decimal) -> Result<String, ConnectorError> {
-        if self.inner.cache.lock().await.tax_categories.is_none() {
+        let known = self
+            .inner
+            .cache
+            .lock()
+            .await
+            .tax_categories
+            .as_ref()
+            .is_some_and(|all| all.iter().any(|(rate, _)| *rate == percent));
+        // Unknown rates are looked up again: the merchant may just have added one.
+        if !known {
             let zone = self.channel().await?.tax_zone;
             let data = self
                 .run(
@@ -215,16 +229,6 @@ impl VendureSystem {
 #[derive(Clone)]
 pub struct VendureConnector {
     pub system: VendureSystem,
-}
-
-macro_rules! ports {
-    ($($accessor:ident: $port:ident),* $(,)?) => {
-        $(
-            fn $accessor(&self) -> Option<Arc<dyn $port>> {
-                Some(Arc::new(self.system.clone()))
-            }
-        )*
-    };
 }
 
 #[async_trait]

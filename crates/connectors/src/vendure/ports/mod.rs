@@ -63,6 +63,21 @@ impl VendureSystem {
     }
 }
 
+impl VendureSystem {
+    /// Writes variant changes in batches of a page. Each batch is one transaction in
+    /// Vendure; a retry after a failure writes the same values again.
+    pub(crate) async fn update_variants(&self, input: &[Value]) -> Result<(), ConnectorError> {
+        for chunk in input.chunks(PAGE) {
+            self.run(
+                "mutation($input: [UpdateProductVariantInput!]!) { updateProductVariants(input: $input) { id } }",
+                json!({"input": chunk}),
+            )
+            .await?;
+        }
+        Ok(())
+    }
+}
+
 fn variant_info(item: &Value) -> VariantInfo {
     let id = |v: &Value| v.as_str().unwrap_or_default().to_owned();
     VariantInfo {

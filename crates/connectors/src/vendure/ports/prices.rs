@@ -75,13 +75,7 @@ impl PriceSink for VendureSystem {
             input.push(item);
             results.push(Ok(()));
         }
-        for chunk in input.chunks(PAGE) {
-            self.run(
-                "mutation($input: [UpdateProductVariantInput!]!) { updateProductVariants(input: $input) { id } }",
-                json!({"input": chunk}),
-            )
-            .await?;
-        }
+        self.update_variants(&input).await?;
         Ok(results)
     }
 

@@ -60,14 +60,7 @@ impl StockSink for VendureSystem {
             .iter()
             .map(|id| json!({"id": id, "stockLevels": levels[id]}))
             .collect();
-        for chunk in input.chunks(PAGE) {
-            // Absolute quantities: a retry after a failed batch writes the same again.
-            self.run(
-                "mutation($input: [UpdateProductVariantInput!]!) { updateProductVariants(input: $input) { id } }",
-                json!({"input": chunk}),
-            )
-            .await?;
-        }
+        self.update_variants(&input).await?;
         Ok(results)
     }
 
