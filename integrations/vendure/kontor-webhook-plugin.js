@@ -1,5 +1,6 @@
-// Kontor's Vendure plugin: tells Kontor when an order is placed or changes state, so
-// that Kontor need not wait for its next poll. Vendure sends no webhooks by itself.
+// Kontor's Vendure plugin: tells Kontor when an order is placed or changes state, or a
+// refund settles, so that Kontor need not wait for its next poll. Vendure sends no
+// webhooks by itself.
 //
 // Each event is POSTed as JSON to Kontor's webhook endpoint for this connection,
 // signed with HMAC-SHA256 over "<timestamp>.<body>" in the header
@@ -19,6 +20,7 @@ const {
     OrderStateTransitionEvent,
     PaymentStateTransitionEvent,
     PluginCommonModule,
+    RefundStateTransitionEvent,
     VendurePlugin,
 } = require('@vendure/core');
 
@@ -67,6 +69,9 @@ class KontorWebhookPlugin {
         this.eventBus
             .ofType(PaymentStateTransitionEvent)
             .subscribe(e => notify('payment.state', e.order, { from: e.fromState, to: e.toState }));
+        this.eventBus
+            .ofType(RefundStateTransitionEvent)
+            .subscribe(e => notify('refund.state', e.order, { from: e.fromState, to: e.toState }));
     }
 
     async send(notice) {

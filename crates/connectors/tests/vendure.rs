@@ -718,3 +718,78 @@ async fn product_images_are_uploaded_once_and_an_unreachable_one_is_left_out() {
     );
     assert_eq!(shown["product"]["name"], "Mug");
 }
+
+#[tokio::test]
+async fn settled_refunds_are_read_once_as_returns_with_their_lines() {
+    use kontor_connector::ReturnSource;
+    let server = start();
+    let system = connect(&server);
+    stocked_shop(&system).await;
+    let code = server
+        .place_order(&[("TSH-S", 2), ("MUG", 1)], &Checkout::default())
+        .expect("order placed");
+    let order = admin_query(
+        &server,
+        "query($code: String!) { orders(options: {filter: {code: {eq: $code}}}) { items {
+            lines { id productVariant { sku } } payments { id } } } }",
+        json!({"code": code}),
+    )["orders"]["items"][0]
+        .clone();
+    let mug_line = order["lines"]
+        .as_array()
+        .expect("lines")
+        .iter()
+        .find(|l| l["productVariant"]["sku"] == "MUG")
+        .expect("mug line")["id"]
+        .clone();
+    let nothing = system.returns_changed(None, 10).await.expect("returns");
+    assert!(nothing.items.is_empty());
+    // The merchant refunds the mug (20.00 + 8 % = 21.60).
+    let refund = admin_query(
+        &server,
+        "mutation($input: RefundOrderInput!) { refundOrder(input: $input) {
+            ... on Refund { id state } ... on ErrorResult { errorCode message } } }",
+        json!({"input": {"lines": [{"orderLineId": mug_line, "quantity": 1}], "shipping": 0,
+                         "adjustment": 0, "amount": 2160, "paymentId": order["payments"][0]["id"],
+                         "reason": "Broken in transit"}}),
+    );
+    // Pending until the money has actually gone back.
+    assert_eq!(refund["refundOrder"]["state"], "Pending");
+    let pending = system.returns_changed(None, 10).await.expect("returns");
+    assert!(pending.items.is_empty(), "{:?}", pending.items);
+    admin_query(
+        &server,
+        "mutation($id: ID!) { settleRefund(input: {id: $id, transactionId: \"bank-77\"}) {
+            ... on Refund { id state } ... on ErrorResult { errorCode message } } }",
+        json!({"id": refund["refundOrder"]["id"]}),
+    );
+    let returns = system.returns_changed(None, 10).await.expect("returns");
+    assert_eq!(returns.items.len(), 1, "{:?}", returns.items);
+    let refund = &returns.items[0];
+    assert_eq!(refund.order_number, code);
+    assert_eq!(refund.refund, Some(pln(dec!(21.60))));
+    assert_eq!(
+        refund
+            .lines
+            .iter()
+            .map(|l| (l.sku.as_str(), l.quantity, l.reason.as_deref()))
+            .collect::<Vec<_>>(),
+        [("MUG", dec!(1), Some("Broken in transit"))]
+    );
+    let again = system
+        .returns_changed(returns.cursor.as_deref(), 10)
+        .await
+        .expect("returns");
+    assert!(again.items.is_empty(), "{:?}", again.items);
+    // The order shows the money going back.
+    let listed = admin_query(
+        &server,
+        "query($code: String!) { orders(options: {filter: {code: {eq: $code}}}) { items { id } } }",
+        json!({"code": code}),
+    );
+    let order_now = system
+        .get_order(listed["orders"]["items"][0]["id"].as_str().expect("id"))
+        .await
+        .expect("order");
+    assert_eq!(order_now.payment_state, PaymentState::PartiallyRefunded);
+}

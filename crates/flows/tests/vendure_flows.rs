@@ -108,6 +108,7 @@ async fn a_memory_erp_fills_vendure_and_vendure_orders_reach_it_once() {
         ),
         ("payments".to_owned(), flow("shop", "erp", json!(null))),
         ("shipments".to_owned(), flow("erp", "shop", json!(null))),
+        ("returns".to_owned(), flow("shop", "erp", json!(null))),
     ]);
     let mappings = Mappings {
         warehouses: BTreeMap::from([("MAIN".to_owned(), "MAIN".to_owned())]),
@@ -216,6 +217,31 @@ async fn a_memory_erp_fills_vendure_and_vendure_orders_reach_it_once() {
         Some(1)
     );
     assert_eq!(order["order"]["fulfillments"][0]["trackingCode"], "DPD-777");
+
+    // The merchant refunds the second order in Vendure: one credit note in the ERP.
+    let refunded = admin(
+        &server,
+        "query($id: ID!) { order(id: $id) { lines { id } payments { id amount } } }",
+        json!({"id": order_id(&server, &codes[1])}),
+    );
+    let refund = admin(
+        &server,
+        "mutation($input: RefundOrderInput!) { refundOrder(input: $input) { ... on Refund { id } } }",
+        json!({"input": {"lines": [{"orderLineId": refunded["order"]["lines"][0]["id"], "quantity": 1}],
+                         "shipping": 0, "adjustment": 0, "reason": "Changed my mind",
+                         "amount": refunded["order"]["payments"][0]["amount"],
+                         "paymentId": refunded["order"]["payments"][0]["id"]}}),
+    );
+    admin(
+        &server,
+        "mutation($id: ID!) { settleRefund(input: {id: $id, transactionId: \"bank-1\"}) { ... on Refund { id } } }",
+        json!({"id": refund["refundOrder"]["id"]}),
+    );
+    world.run(&["returns"]).await;
+    world.run(&["returns"]).await;
+    world.assert_nothing_parked().await;
+    let credit_notes = world.erp.return_documents();
+    assert_eq!(credit_notes.len(), 1, "{credit_notes:?}");
 
     // A price changed in the ERP shows in Vendure after the next run.
     let (sku, old) = base.iter().next().unwrap();

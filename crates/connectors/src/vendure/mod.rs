@@ -3,7 +3,7 @@
 //! upserted by SKU (option groups, a `category` facet, tax category by rate), prices and
 //! stock per stock location, orders read by `orderPlacedAt` (plus a periodic re-read of
 //! open orders, since Vendure does not touch `updatedAt` on state changes), fulfilments
-//! with tracking codes, cancellations; and the notices of Kontor's Vendure plugin
+//! with tracking codes, cancellations, settled refunds as returns; and the notices of Kontor's Vendure plugin
 //! (`integrations/vendure/`), verified by their HMAC signature.
 //!
 //! Layout: `client` (the GraphQL session), `mappers` (Vendure ↔ canonical, pure),
@@ -21,7 +21,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use kontor_connector::{
     AccountSink, CatalogueSink, Connector, ConnectorError, FulfilmentSink, OrderSource,
-    OrderStatusSink, PriceSink, StockSink, WebhookReceiver,
+    OrderStatusSink, PriceSink, ReturnSource, StockSink, WebhookReceiver,
 };
 use kontor_model::Currency;
 use rust_decimal::Decimal;
@@ -245,6 +245,7 @@ impl Connector for VendureConnector {
         order_source: OrderSource,
         fulfilment_sink: FulfilmentSink,
         order_status_sink: OrderStatusSink,
+        return_source: ReturnSource,
     }
 
     fn webhooks(&self) -> Option<Arc<dyn WebhookReceiver>> {

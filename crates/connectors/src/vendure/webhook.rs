@@ -34,14 +34,16 @@ impl WebhookReceiver for VendureSystem {
         verify(secret, headers, body, now)?;
         let notice: PluginNotice =
             serde_json::from_slice(body).map_err(|e| WebhookError::Malformed(e.to_string()))?;
-        if notice.event.starts_with("order.") || notice.event.starts_with("payment.") {
-            Ok(vec![Notice {
-                entity: "order".into(),
-                external_id: notice.order_id,
-            }])
-        } else {
-            Ok(Vec::new())
-        }
+        let entity = match notice.event.split('.').next() {
+            Some("order" | "payment") => "order",
+            // The returns flow reads refunds by order; the order names where to look.
+            Some("refund") => "return",
+            _ => return Ok(Vec::new()),
+        };
+        Ok(vec![Notice {
+            entity: entity.into(),
+            external_id: notice.order_id,
+        }])
     }
 }
 

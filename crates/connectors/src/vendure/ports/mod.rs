@@ -5,6 +5,7 @@ mod customers;
 mod fulfilment;
 mod orders;
 mod prices;
+mod returns;
 mod stock;
 
 use std::collections::HashMap;

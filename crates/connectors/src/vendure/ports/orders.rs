@@ -43,7 +43,7 @@ struct Cursor {
 
 /// Vendure's ids are integers on SQL databases, strings (UUIDs) with another id
 /// strategy; compare as numbers when both are.
-fn id_after(a: &str, b: &str) -> bool {
+pub(super) fn id_after(a: &str, b: &str) -> bool {
     match (a.parse::<u64>(), b.parse::<u64>()) {
         (Ok(a), Ok(b)) => a > b,
         _ => a > b,
