@@ -15,3 +15,15 @@ pub(crate) fn rate_limited(response: &reqwest::Response) -> ConnectorError {
         .map(Duration::from_secs);
     ConnectorError::RateLimited { retry_after }
 }
+
+/// An HTTP client with a per-request `timeout` and a 10-second connect timeout.
+pub(crate) fn client(timeout: Duration) -> Result<reqwest::Client, ConnectorError> {
+    reqwest::Client::builder()
+        .timeout(timeout)
+        .connect_timeout(Duration::from_secs(10))
+        .build()
+        .map_err(|e| ConnectorError::Unavailable {
+            message: "cannot build the HTTP client".into(),
+            source: Some(Box::new(e)),
+        })
+}

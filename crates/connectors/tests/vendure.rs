@@ -357,14 +357,7 @@ async fn orders_are_read_once_by_cursor_and_mapped_with_exact_totals() {
         .expect("orders");
     assert!(after.items.is_empty(), "{:?}", after.items);
 
-    let id = admin_query(
-        &server,
-        "query($code: String!) { orders(options: {filter: {code: {eq: $code}}}) { items { id } } }",
-        json!({"code": first}),
-    )["orders"]["items"][0]["id"]
-        .as_str()
-        .expect("id")
-        .to_owned();
+    let id = server.order_id(&first).expect("order id");
     let order = system.get_order(&id).await.expect("order");
     assert_eq!(order.number, first);
     assert!(!order.prices_include_tax);
@@ -498,14 +491,7 @@ async fn shipments_become_shipped_fulfilments_once_and_cancellation_cancels() {
     let other = server
         .place_order(&[("MUG", 1)], &Checkout::default())
         .expect("order placed");
-    let other_id = admin_query(
-        &server,
-        "query($code: String!) { orders(options: {filter: {code: {eq: $code}}}) { items { id } } }",
-        json!({"code": other}),
-    )["orders"]["items"][0]["id"]
-        .as_str()
-        .expect("id")
-        .to_owned();
+    let other_id = server.order_id(&other).expect("order id");
     for _ in 0..2 {
         system
             .set_order_status(
@@ -782,13 +768,8 @@ async fn settled_refunds_are_read_once_as_returns_with_their_lines() {
         .expect("returns");
     assert!(again.items.is_empty(), "{:?}", again.items);
     // The order shows the money going back.
-    let listed = admin_query(
-        &server,
-        "query($code: String!) { orders(options: {filter: {code: {eq: $code}}}) { items { id } } }",
-        json!({"code": code}),
-    );
     let order_now = system
-        .get_order(listed["orders"]["items"][0]["id"].as_str().expect("id"))
+        .get_order(&server.order_id(&code).expect("order id"))
         .await
         .expect("order");
     assert_eq!(order_now.payment_state, PaymentState::PartiallyRefunded);

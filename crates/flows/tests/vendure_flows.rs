@@ -63,14 +63,7 @@ fn variant(server: &VendureServer, sku: &str) -> Value {
 }
 
 fn order_id(server: &VendureServer, code: &str) -> String {
-    admin(
-        server,
-        "query($code: String!) { orders(options: {filter: {code: {eq: $code}}}) { items { id } } }",
-        json!({"code": code}),
-    )["orders"]["items"][0]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned()
+    server.order_id(code).unwrap()
 }
 
 fn start_vendure() -> VendureServer {

@@ -128,6 +128,21 @@ impl VendureServer {
         Ok(admin)
     }
 
+    /// The Admin API's id of the order with this code.
+    pub fn order_id(&self, code: &str) -> Result<String, HarnessError> {
+        let found = self.admin()?.query(
+            "query($code: String!) { orders(options: {filter: {code: {eq: $code}}}) { items { id } } }",
+            json!({"code": code}),
+        )?;
+        found["orders"]["items"][0]["id"]
+            .as_str()
+            .map(str::to_owned)
+            .ok_or_else(|| HarnessError::Rpc {
+                method: "orders".into(),
+                message: format!("no order with code {code}"),
+            })
+    }
+
     /// The Shop API as a new, anonymous shopper.
     pub fn shopper(&self) -> GraphQl {
         GraphQl::new(self.port, "/shop-api")

@@ -87,14 +87,7 @@ impl TrytonClient {
         password: String,
         timeout: Duration,
     ) -> Result<Self, ConnectorError> {
-        let http = reqwest::Client::builder()
-            .timeout(timeout)
-            .connect_timeout(Duration::from_secs(10))
-            .build()
-            .map_err(|e| ConnectorError::Unavailable {
-                message: "cannot build the HTTP client".into(),
-                source: Some(Box::new(e)),
-            })?;
+        let http = crate::http::client(timeout)?;
         Ok(TrytonClient {
             http,
             url: format!("{}/{database}/rpc/", base_url.trim_end_matches('/')),

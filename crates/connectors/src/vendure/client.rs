@@ -42,14 +42,7 @@ impl VendureClient {
         channel_token: Option<String>,
         timeout: Duration,
     ) -> Result<Self, ConnectorError> {
-        let http = reqwest::Client::builder()
-            .timeout(timeout)
-            .connect_timeout(Duration::from_secs(10))
-            .build()
-            .map_err(|e| ConnectorError::Unavailable {
-                message: "cannot build the HTTP client".into(),
-                source: Some(Box::new(e)),
-            })?;
+        let http = crate::http::client(timeout)?;
         Ok(VendureClient {
             http,
             url: url.to_owned(),
