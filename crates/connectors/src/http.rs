@@ -18,12 +18,28 @@ pub(crate) fn rate_limited(response: &reqwest::Response) -> ConnectorError {
 
 /// An HTTP client with a per-request `timeout` and a 10-second connect timeout.
 pub(crate) fn client(timeout: Duration) -> Result<reqwest::Client, ConnectorError> {
-    reqwest::Client::builder()
+    client_trusting(timeout, None)
+}
+
+/// As [`client`], also trusting the PEM certificate `ca_pem` (a shop on premises with
+/// its own certificate authority).
+pub(crate) fn client_trusting(
+    timeout: Duration,
+    ca_pem: Option<&[u8]>,
+) -> Result<reqwest::Client, ConnectorError> {
+    let mut builder = reqwest::Client::builder()
         .timeout(timeout)
-        .connect_timeout(Duration::from_secs(10))
-        .build()
-        .map_err(|e| ConnectorError::Unavailable {
-            message: "cannot build the HTTP client".into(),
-            source: Some(Box::new(e)),
-        })
+        .connect_timeout(Duration::from_secs(10));
+    if let Some(pem) = ca_pem {
+        let certificate =
+            reqwest::Certificate::from_pem(pem).map_err(|e| ConnectorError::Unavailable {
+                message: "the CA certificate is not valid PEM".into(),
+                source: Some(Box::new(e)),
+            })?;
+        builder = builder.add_root_certificate(certificate);
+    }
+    builder.build().map_err(|e| ConnectorError::Unavailable {
+        message: "cannot build the HTTP client".into(),
+        source: Some(Box::new(e)),
+    })
 }

@@ -16,6 +16,7 @@ mod http;
 pub mod memory;
 pub mod tryton;
 pub mod vendure;
+pub mod woocommerce;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -27,6 +28,7 @@ use serde::{Deserialize, Serialize};
 use memory::{MemoryConfig, MemoryConnector, MemorySystem};
 use tryton::{TrytonConfig, TrytonConnector, TrytonSystem};
 use vendure::{VendureConfig, VendureConnector, VendureSystem};
+use woocommerce::{WooCommerceAccess, WooCommerceConfig, WooCommerceConnector, WooCommerceSystem};
 
 /// A connection's settings; `type` selects the connector.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -35,6 +37,8 @@ pub enum ConnectionConfig {
     Memory(MemoryConfig),
     Tryton(TrytonConfig),
     Vendure(VendureConfig),
+    #[serde(rename = "woocommerce")]
+    WooCommerce(WooCommerceConfig),
 }
 
 impl ConnectionConfig {
@@ -43,6 +47,7 @@ impl ConnectionConfig {
             ConnectionConfig::Memory(_) => "memory",
             ConnectionConfig::Tryton(_) => "tryton",
             ConnectionConfig::Vendure(_) => "vendure",
+            ConnectionConfig::WooCommerce(_) => "woocommerce",
         }
     }
 
@@ -52,6 +57,7 @@ impl ConnectionConfig {
             ConnectionConfig::Memory(config) => config.problems(),
             ConnectionConfig::Tryton(config) => config.problems(),
             ConnectionConfig::Vendure(config) => config.problems(),
+            ConnectionConfig::WooCommerce(config) => config.problems(),
         }
     }
 
@@ -70,6 +76,17 @@ impl ConnectionConfig {
                     .map(|system| VendureConnector { system }.capabilities())
                     .unwrap_or_default()
             }
+            ConnectionConfig::WooCommerce(config) => WooCommerceSystem::new(
+                config.clone(),
+                WooCommerceAccess {
+                    consumer_key: String::new(),
+                    consumer_secret: String::new(),
+                    webhook_secret: None,
+                    ca_pem: None,
+                },
+            )
+            .map(|system| WooCommerceConnector { system }.capabilities())
+            .unwrap_or_default(),
         }
     }
 }
@@ -174,6 +191,32 @@ impl ConnectionConfig {
                 let system = VendureSystem::new(config.clone(), password, webhook_secret)
                     .map_err(|e| fail(e.to_string()))?;
                 Ok(Arc::new(VendureConnector { system }))
+            }
+            ConnectionConfig::WooCommerce(config) => {
+                let secret = |name: &str, secret: &kontor_connector::Secret| {
+                    secret.resolve().map_err(|e| fail(format!("{name}: {e}")))
+                };
+                let ca_pem = match &config.ca_file {
+                    Some(file) => {
+                        let path = resolve(ctx.data_dir, file);
+                        Some(std::fs::read(&path).map_err(|e| {
+                            fail(format!("ca_file: cannot read {}: {e}", path.display()))
+                        })?)
+                    }
+                    None => None,
+                };
+                let access = WooCommerceAccess {
+                    consumer_key: secret("consumer_key", &config.consumer_key)?,
+                    consumer_secret: secret("consumer_secret", &config.consumer_secret)?,
+                    webhook_secret: match &config.webhook_secret {
+                        Some(s) => Some(secret("webhook_secret", s)?),
+                        None => None,
+                    },
+                    ca_pem,
+                };
+                let system = WooCommerceSystem::new(config.clone(), access)
+                    .map_err(|e| fail(e.to_string()))?;
+                Ok(Arc::new(WooCommerceConnector { system }))
             }
         }
     }

@@ -235,6 +235,24 @@ pub struct Customer {
 }
 
 impl Customer {
+    /// First and last name, for systems that want them apart: a person's own (the last
+    /// word is the last name); for a company, its contact's name if given, else the
+    /// company's name as the last name.
+    pub fn first_and_last_name(&self) -> (String, String) {
+        let name = self.name.trim();
+        let company = match &self.kind {
+            CustomerKind::Company { company_name, .. } => Some(company_name.trim()),
+            CustomerKind::Person => None,
+        };
+        if company.is_some_and(|c| c == name) {
+            return (String::new(), name.to_owned());
+        }
+        match name.rsplit_once(' ') {
+            Some((first, last)) => (first.trim().to_owned(), last.trim().to_owned()),
+            None => (String::new(), name.to_owned()),
+        }
+    }
+
     pub fn vat_id(&self) -> Option<&VatId> {
         match &self.kind {
             CustomerKind::Company { vat_id, .. } => vat_id.as_ref(),
@@ -266,6 +284,42 @@ impl Validate for Customer {
 
 #[cfg(test)]
 mod tests {
+    fn customer(name: &str, kind: CustomerKind) -> Customer {
+        Customer {
+            reference: "K-1".into(),
+            kind,
+            name: name.into(),
+            email: None,
+            phone: None,
+            addresses: vec![],
+            group: None,
+            price_list: None,
+            payment_terms: None,
+            credit_limit: None,
+            balance: None,
+        }
+    }
+
+    #[test]
+    fn names_split_for_people_and_stay_whole_for_companies() {
+        assert_eq!(
+            customer("Anna Maria Nowak", CustomerKind::Person).first_and_last_name(),
+            ("Anna Maria".into(), "Nowak".into())
+        );
+        let company = CustomerKind::Company {
+            company_name: "Hotel Gdańsk sp. z o.o.".into(),
+            vat_id: None,
+        };
+        assert_eq!(
+            customer("Hotel Gdańsk sp. z o.o.", company).first_and_last_name(),
+            (String::new(), "Hotel Gdańsk sp. z o.o.".into())
+        );
+        assert_eq!(
+            customer("Cher", CustomerKind::Person).first_and_last_name(),
+            (String::new(), "Cher".into())
+        );
+    }
+
     use super::*;
 
     #[test]

@@ -57,4 +57,11 @@ pub trait WebhookReceiver: Send + Sync {
         body: &[u8],
         now: DateTime<Utc>,
     ) -> Result<Vec<Notice>, WebhookError>;
+
+    /// The id the system gives each delivery (Shopify's `X-Shopify-Webhook-Id`,
+    /// WooCommerce's `X-WC-Webhook-Delivery-ID`), by which a repeat is recognised.
+    fn delivery_id(&self, headers: &WebhookHeaders) -> Option<String> {
+        let _ = headers;
+        None
+    }
 }

@@ -7,7 +7,7 @@ use kontor_connector::{
     AccountSink, AccountUpsert, AccountWritten, ConnectorError, CustomerQuery, CustomerRef,
     ItemResults,
 };
-use kontor_model::{Customer, CustomerKind, Email};
+use kontor_model::Email;
 use serde_json::{Value, json};
 
 use crate::vendure::VendureSystem;
@@ -17,23 +17,6 @@ const BY_EMAIL: &str = "query($email: String!) {
     items { id firstName lastName emailAddress groups { id name } addresses { id } }
   }
 }";
-
-/// First and last name: a person's own; for a company, its contact's name if given,
-/// else the company's name as the last name.
-fn names(customer: &Customer) -> (String, String) {
-    let name = customer.name.trim();
-    let company = match &customer.kind {
-        CustomerKind::Company { company_name, .. } => Some(company_name.trim()),
-        CustomerKind::Person => None,
-    };
-    if company.is_some_and(|c| c == name) {
-        return (String::new(), name.to_owned());
-    }
-    match name.rsplit_once(' ') {
-        Some((first, last)) => (first.trim().to_owned(), last.trim().to_owned()),
-        None => (String::new(), name.to_owned()),
-    }
-}
 
 fn customer_ref(item: &Value) -> Option<CustomerRef> {
     let name = format!(
@@ -101,7 +84,7 @@ impl VendureSystem {
                 ),
                 field: Some("email".into()),
             })?;
-        let (first, last) = names(customer);
+        let (first, last) = customer.first_and_last_name();
         let mut input = json!({
             "firstName": first,
             "lastName": last,
@@ -232,46 +215,5 @@ impl AccountSink for VendureSystem {
             }
         }
         Ok(results)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn customer(name: &str, kind: CustomerKind) -> Customer {
-        Customer {
-            reference: "K-1".into(),
-            kind,
-            name: name.into(),
-            email: None,
-            phone: None,
-            addresses: vec![],
-            group: None,
-            price_list: None,
-            payment_terms: None,
-            credit_limit: None,
-            balance: None,
-        }
-    }
-
-    #[test]
-    fn names_split_for_people_and_stay_whole_for_companies() {
-        assert_eq!(
-            names(&customer("Anna Maria Nowak", CustomerKind::Person)),
-            ("Anna Maria".into(), "Nowak".into())
-        );
-        let company = CustomerKind::Company {
-            company_name: "Hotel Gdańsk sp. z o.o.".into(),
-            vat_id: None,
-        };
-        assert_eq!(
-            names(&customer("Hotel Gdańsk sp. z o.o.", company)),
-            (String::new(), "Hotel Gdańsk sp. z o.o.".into())
-        );
-        assert_eq!(
-            names(&customer("Cher", CustomerKind::Person)),
-            (String::new(), "Cher".into())
-        );
     }
 }

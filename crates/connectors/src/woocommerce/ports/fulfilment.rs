@@ -1,0 +1,247 @@
+//! Shipments and order status. WooCommerce core has no shipments: each ERP shipment is
+//! recorded on the order — in `_kontor_shipments` (what Kontor needs to find it again
+//! and count what has shipped) and in `_wc_shipment_tracking_items`, the format of the
+//! Shipment Tracking extension that themes and e-mails show — followed by a note to the
+//! customer with the tracking number. When everything has shipped the order becomes
+//! `completed`. The record is written before the note, so a retry after a crash finds
+//! the shipment and sends no second e-mail.
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use kontor_connector::{ConnectorError, FulfilmentRef, FulfilmentSink, OrderStatusSink};
+use kontor_model::{OrderStatus, Shipment};
+use rust_decimal::Decimal;
+use serde_json::{Value, json};
+use sha2::Digest;
+
+use crate::woocommerce::WooCommerceSystem;
+
+const SHIPMENTS_META: &str = "_kontor_shipments";
+const TRACKING_META: &str = "_wc_shipment_tracking_items";
+
+fn meta_list(order: &Value, key: &str) -> Vec<Value> {
+    order["meta_data"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|m| m["key"] == key)
+        .and_then(|m| m["value"].as_array().cloned())
+        .unwrap_or_default()
+}
+
+fn shipped_so_far(shipments: &[Value]) -> HashMap<String, Decimal> {
+    let mut shipped = HashMap::new();
+    for line in shipments
+        .iter()
+        .flat_map(|s| s["lines"].as_array().cloned().unwrap_or_default())
+    {
+        let (Some(sku), Some(quantity)) = (
+            line["sku"].as_str(),
+            line["quantity"]
+                .as_str()
+                .and_then(|q| q.parse::<Decimal>().ok()),
+        ) else {
+            continue;
+        };
+        *shipped.entry(sku.to_owned()).or_default() += quantity;
+    }
+    shipped
+}
+
+fn ordered(order: &Value) -> HashMap<String, Decimal> {
+    let mut ordered = HashMap::new();
+    for line in order["line_items"].as_array().into_iter().flatten() {
+        if let Some(sku) = line["sku"].as_str() {
+            *ordered.entry(sku.to_owned()).or_default() +=
+                Decimal::from(line["quantity"].as_i64().unwrap_or_default());
+        }
+    }
+    ordered
+}
+
+fn refs(shipments: &[Value]) -> Vec<FulfilmentRef> {
+    shipments
+        .iter()
+        .filter_map(|s| {
+            Some(FulfilmentRef {
+                id: s["id"].as_str()?.to_owned(),
+                reference: s["reference"].as_str()?.to_owned(),
+            })
+        })
+        .collect()
+}
+
+fn tracking_id(reference: &str) -> String {
+    hex::encode(&sha2::Sha256::digest(reference.as_bytes())[..8])
+}
+
+impl WooCommerceSystem {
+    async fn order_json(&self, order_id: &str) -> Result<Value, ConnectorError> {
+        self.client().get(&format!("/orders/{order_id}"), &[]).await
+    }
+}
+
+#[async_trait]
+impl FulfilmentSink for WooCommerceSystem {
+    async fn fulfilments_of(&self, order_id: &str) -> Result<Vec<FulfilmentRef>, ConnectorError> {
+        let order = self.order_json(order_id).await?;
+        Ok(refs(&meta_list(&order, SHIPMENTS_META)))
+    }
+
+    async fn create_fulfilment(
+        &self,
+        order_id: &str,
+        shipment: &Shipment,
+    ) -> Result<FulfilmentRef, ConnectorError> {
+        let order = self.order_json(order_id).await?;
+        let mut shipments = meta_list(&order, SHIPMENTS_META);
+        if let Some(known) = refs(&shipments)
+            .into_iter()
+            .find(|r| r.reference == shipment.reference)
+        {
+            return Ok(known);
+        }
+        let ordered = ordered(&order);
+        let mut shipped = shipped_so_far(&shipments);
+        for line in &shipment.lines {
+            let total = shipped.entry(line.sku.clone()).or_default();
+            *total += line.quantity;
+            let limit = ordered.get(&line.sku).copied().unwrap_or_default();
+            if *total > limit {
+                return Err(ConnectorError::Rejected {
+                    code: Some("more_than_ordered".into()),
+                    message: format!(
+                        "shipment {} would bring {} shipped to {} of {limit} ordered in WooCommerce order {order_id}",
+                        shipment.reference, line.sku, *total
+                    ),
+                    field: Some("lines".into()),
+                });
+            }
+        }
+        let id = tracking_id(&shipment.reference);
+        shipments.push(json!({
+            "id": id,
+            "reference": shipment.reference,
+            "lines": shipment.lines.iter().map(|l| json!({"sku": l.sku, "quantity": l.quantity.normalize().to_string()})).collect::<Vec<_>>(),
+            "carrier": shipment.carrier,
+            "tracking_number": shipment.tracking_number,
+            "shipped_at": shipment.shipped_at.to_rfc3339(),
+        }));
+        let mut tracking = meta_list(&order, TRACKING_META);
+        if let Some(number) = &shipment.tracking_number {
+            tracking.push(json!({
+                "tracking_provider": "",
+                "custom_tracking_provider": shipment.carrier.clone().unwrap_or_default(),
+                "custom_tracking_link": shipment.tracking_url.clone().unwrap_or_default(),
+                "tracking_number": number,
+                "date_shipped": shipment.shipped_at.timestamp().to_string(),
+                "tracking_id": id,
+            }));
+        }
+        let mut body = json!({"meta_data": [
+            {"key": SHIPMENTS_META, "value": shipments},
+            {"key": TRACKING_META, "value": tracking},
+        ]});
+        let everything = ordered
+            .iter()
+            .all(|(sku, quantity)| shipped.get(sku).copied().unwrap_or_default() >= *quantity);
+        let open = matches!(order["status"].as_str(), Some("processing" | "on-hold"));
+        if everything && open && self.config().complete_when_shipped {
+            body["status"] = json!("completed");
+        }
+        self.client()
+            .put(&format!("/orders/{order_id}"), &body)
+            .await?;
+        let mut note = format!("Your order has been shipped ({}).", shipment.reference);
+        if let Some(number) = &shipment.tracking_number {
+            note = format!(
+                "Your order has been shipped{}: tracking number {number}{}.",
+                shipment
+                    .carrier
+                    .as_deref()
+                    .map(|c| format!(" with {c}"))
+                    .unwrap_or_default(),
+                shipment
+                    .tracking_url
+                    .as_deref()
+                    .map(|u| format!(" ({u})"))
+                    .unwrap_or_default(),
+            );
+        }
+        self.client()
+            .post(
+                &format!("/orders/{order_id}/notes"),
+                &json!({"note": note, "customer_note": true}),
+            )
+            .await?;
+        Ok(FulfilmentRef {
+            id,
+            reference: shipment.reference.clone(),
+        })
+    }
+}
+
+fn wc_status(status: OrderStatus) -> Option<&'static str> {
+    match status {
+        OrderStatus::Pending => Some("pending"),
+        OrderStatus::Processing => Some("processing"),
+        OrderStatus::OnHold => Some("on-hold"),
+        OrderStatus::Shipped | OrderStatus::Delivered | OrderStatus::Completed => Some("completed"),
+        OrderStatus::Cancelled => Some("cancelled"),
+        OrderStatus::Refunded => Some("refunded"),
+        OrderStatus::PartiallyShipped | OrderStatus::ReadyForPickup => None,
+    }
+}
+
+#[async_trait]
+impl OrderStatusSink for WooCommerceSystem {
+    async fn set_order_status(
+        &self,
+        order_id: &str,
+        status: OrderStatus,
+        shop_status: Option<&str>,
+        note: Option<&str>,
+    ) -> Result<(), ConnectorError> {
+        let target = shop_status.or(wc_status(status)).ok_or_else(|| {
+            ConnectorError::Unsupported(format!(
+                "WooCommerce has no status for {status:?}; map it in the order status flow's `statuses`"
+            ))
+        })?;
+        let order = self.order_json(order_id).await?;
+        // Already there (a retry, or the merchant did it): nothing to send, no e-mail.
+        if order["status"] != target {
+            self.client()
+                .put(&format!("/orders/{order_id}"), &json!({"status": target}))
+                .await?;
+            if let Some(note) = note {
+                self.client()
+                    .post(
+                        &format!("/orders/{order_id}/notes"),
+                        &json!({"note": note, "customer_note": false}),
+                    )
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shipped_quantities_add_up_across_shipments() {
+        let shipments = vec![
+            json!({"id": "a", "reference": "WZ/1", "lines": [{"sku": "MUG", "quantity": "1"}]}),
+            json!({"id": "b", "reference": "WZ/2", "lines": [{"sku": "MUG", "quantity": "2"}, {"sku": "TEE", "quantity": "1"}]}),
+        ];
+        let shipped = shipped_so_far(&shipments);
+        assert_eq!(shipped["MUG"], Decimal::from(3));
+        assert_eq!(shipped["TEE"], Decimal::ONE);
+        assert_eq!(refs(&shipments)[1].reference, "WZ/2");
+        assert_eq!(tracking_id("WZ/1"), tracking_id("WZ/1"));
+        assert_ne!(tracking_id("WZ/1"), tracking_id("WZ/2"));
+    }
+}
