@@ -313,29 +313,40 @@ async fn taxes(State(shared): State<Shared>, Query(params): Params) -> Answer {
 
 async fn list_products(State(shared): State<Shared>, Query(params): Params) -> Answer {
     let store = shared.lock();
-    let skus: Option<Vec<&str>> = params.get("sku").map(|s| s.split(',').collect());
     let include = csv_ids(params.get("include"));
-    let mut items: Vec<(&u64, &Value)> = store
-        .products
-        .iter()
-        // Searching by SKU includes variations; a plain list does not.
-        .filter(|(_, p)| skus.is_some() || p["type"] != "variation")
-        .filter(|(_, p)| {
-            skus.as_ref()
-                .is_none_or(|skus| skus.contains(&p["sku"].as_str().unwrap_or("\u{0}")))
+    // Searching by SKU goes through the SKU index and includes variations; a plain
+    // list does not.
+    let mut ids: Vec<u64> = match params.get("sku") {
+        Some(skus) => {
+            let mut ids: Vec<u64> = skus
+                .split(',')
+                .filter_map(|sku| store.find_sku(sku))
+                .collect();
+            ids.sort_unstable();
+            ids.dedup();
+            ids
+        }
+        None => store
+            .products
+            .iter()
+            .filter(|(_, p)| p["type"] != "variation")
+            .map(|(id, _)| *id)
+            .collect(),
+    };
+    ids.retain(|id| include.as_ref().is_none_or(|ids| ids.contains(id)));
+    ids.retain(|id| {
+        params.get("type").is_none_or(|t| {
+            store
+                .products
+                .get(id)
+                .is_some_and(|p| p["type"] == t.as_str())
         })
-        .filter(|(id, _)| include.as_ref().is_none_or(|ids| ids.contains(id)))
-        .filter(|(_, p)| params.get("type").is_none_or(|t| p["type"] == t.as_str()))
-        .collect();
+    });
     // Newest first, as `orderby=date&order=desc` (the default).
-    items.reverse();
-    if params.get("order").map(String::as_str) == Some("asc") {
-        items.reverse();
+    if params.get("order").map(String::as_str) != Some("asc") {
+        ids.reverse();
     }
-    let items = items
-        .into_iter()
-        .map(|(id, _)| store.product_json(*id))
-        .collect();
+    let items = ids.into_iter().map(|id| store.product_json(id)).collect();
     paged(items, &params, "/products", &store.site_url)
 }
 

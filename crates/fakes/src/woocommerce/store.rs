@@ -1,6 +1,6 @@
 //! The store's records and the rules WooCommerce applies when they are written.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::str::FromStr;
 
 use base64::Engine;
@@ -107,6 +107,8 @@ pub(crate) struct Store {
     pub taxes: Vec<(u64, String, Decimal)>,
     /// Products and variations by id (WordPress posts share one id sequence).
     pub products: BTreeMap<u64, Value>,
+    /// SKU → product or variation id (WooCommerce's `wc_product_meta_lookup`).
+    skus: HashMap<String, u64>,
     pub categories: BTreeMap<u64, Value>,
     pub customers: BTreeMap<u64, Value>,
     pub orders: BTreeMap<u64, Value>,
@@ -148,6 +150,7 @@ impl Store {
                 (3, "zero-rate".into(), Decimal::ZERO),
             ],
             products: BTreeMap::new(),
+            skus: HashMap::new(),
             categories: BTreeMap::new(),
             customers: BTreeMap::new(),
             orders: BTreeMap::new(),
@@ -167,13 +170,15 @@ impl Store {
     }
 
     pub fn find_sku(&self, sku: &str) -> Option<u64> {
-        if sku.is_empty() {
-            return None;
+        self.skus.get(sku).copied()
+    }
+
+    /// Keeps the SKU index in step with a product written as `product`.
+    fn index_sku(&mut self, id: u64, product: &Value) {
+        self.skus.retain(|_, owner| *owner != id);
+        if let Some(sku) = product["sku"].as_str().filter(|s| !s.is_empty()) {
+            self.skus.insert(sku.to_owned(), id);
         }
-        self.products
-            .iter()
-            .find(|(_, p)| p["sku"].as_str() == Some(sku))
-            .map(|(id, _)| *id)
     }
 
     /// The tax rate (id, percent) a product's tax class carries.
@@ -233,6 +238,7 @@ impl Store {
         if parent.is_none() && product["slug"] == "" {
             product["slug"] = json!(slug(product["name"].as_str().unwrap_or_default()));
         }
+        self.index_sku(id, &product);
         self.products.insert(id, product);
         if let Some(parent_id) = parent
             && let Some(parent) = self.products.get_mut(&parent_id)
@@ -260,6 +266,9 @@ impl Store {
             _ => {}
         }
         self.apply(&mut product, input, id)?;
+        if self.products.get(&id).map(|p| &p["sku"]) != Some(&product["sku"]) {
+            self.index_sku(id, &product);
+        }
         self.products.insert(id, product);
         Ok(self.product_json(id))
     }
@@ -385,6 +394,7 @@ impl Store {
         self.products.remove(&id).ok_or_else(|| {
             WcError::new(404, "woocommerce_rest_product_invalid_id", "Invalid ID.")
         })?;
+        self.skus.retain(|_, owner| *owner != id);
         Ok(product)
     }
 

@@ -410,6 +410,9 @@ impl WooCommerceSystem {
                     }
                 }
             }
+            // In the product's own variant order, whatever was created or updated.
+            let position = |sku: &str| plan.product.variants.iter().position(|v| v.sku == sku);
+            refs.sort_by_key(|r| position(&r.sku));
             out.insert(index, result.map(|()| refs));
         }
         Ok(out)

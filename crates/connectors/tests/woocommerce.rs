@@ -1,0 +1,646 @@
+//! The WooCommerce connector against the stateful fake store (HTTPS, REST v3).
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use kontor_connector::{Connector, ConnectorError, PriceUpdate, ProductUpsert, StockUpdate};
+use kontor_connectors::{BuildContext, ConnectionConfig, MemoryRegistry};
+use kontor_fakes::FakeWooCommerce;
+use kontor_fakes::woocommerce::{CONSUMER_KEY, CONSUMER_SECRET, OrderRequest, RefundRequest};
+use kontor_model::{
+    LocalizedText, MediaRef, Money, OrderStatus, PaymentState, Price, PriceKind, PriceScope,
+    Product, ProductStatus, Shipment, ShipmentLine, TaxRate, Variant,
+};
+use rust_decimal::{Decimal, dec};
+
+async fn start() -> FakeWooCommerce {
+    FakeWooCommerce::start()
+        .await
+        .unwrap_or_else(|e| panic!("cannot start the fake store: {e}"))
+}
+
+/// The connection as an operator configures it: TOML, secrets, the store's CA in a file.
+fn connect_with(fake: &FakeWooCommerce, dir: &Path, extra: &str) -> Arc<dyn Connector> {
+    std::fs::write(dir.join("shop-ca.pem"), fake.ca_pem()).expect("write CA");
+    let toml = format!(
+        r#"
+        type = "woocommerce"
+        url = "{}"
+        consumer_key = {{ value = "{CONSUMER_KEY}" }}
+        consumer_secret = {{ value = "{CONSUMER_SECRET}" }}
+        ca_file = "shop-ca.pem"
+        poll_lag = "0s"
+        {extra}
+        "#,
+        fake.url()
+    );
+    let config: ConnectionConfig = toml::from_str(&toml).expect("config parses");
+    assert!(config.problems().is_empty(), "{:?}", config.problems());
+    config
+        .build(&BuildContext {
+            tenant: "acme",
+            connection: "shop",
+            data_dir: dir,
+            memory: &MemoryRegistry::default(),
+        })
+        .expect("builds")
+}
+
+fn pln(amount: Decimal) -> Money {
+    Money::new(amount, kontor_model::Currency::new("PLN").expect("PLN"))
+}
+
+fn variant(sku: &str, options: &[(&str, &str)]) -> Variant {
+    Variant {
+        sku: sku.into(),
+        ean: None,
+        options: options
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect(),
+        name: None,
+        images: vec![],
+        weight_kg: Some(dec!(0.2)),
+    }
+}
+
+fn tshirt(sizes: &[&str]) -> Product {
+    Product {
+        code: "TSH".into(),
+        name: LocalizedText::new("en", "T-shirt").with("pl", "Koszulka"),
+        description: LocalizedText::new("en", "Organic cotton"),
+        categories: vec![vec!["Clothing".into(), "Shirts".into()]],
+        tags: vec![],
+        attributes: BTreeMap::new(),
+        options: vec!["size".into()],
+        images: vec![MediaRef {
+            url: "https://erp.example.com/img/tsh.jpg".into(),
+            alt: Some("T-shirt".into()),
+            content_type: None,
+        }],
+        attachments: vec![],
+        variants: sizes
+            .iter()
+            .map(|s| variant(&format!("TSH-{s}"), &[("size", s)]))
+            .collect(),
+        tax_rate: Some(TaxRate(dec!(23))),
+        status: ProductStatus::Active,
+        updated_at: None,
+    }
+}
+
+fn mug() -> Product {
+    Product {
+        code: "MUG".into(),
+        name: LocalizedText::new("en", "Mug"),
+        categories: vec![vec!["Kitchen".into()]],
+        options: vec![],
+        images: vec![],
+        variants: vec![variant("MUG", &[])],
+        tax_rate: Some(TaxRate(dec!(8))),
+        ..tshirt(&[])
+    }
+}
+
+fn upsert(product: Product) -> ProductUpsert {
+    ProductUpsert {
+        product,
+        product_id: None,
+    }
+}
+
+fn price(sku: &str, amount: Decimal) -> PriceUpdate {
+    PriceUpdate {
+        price: Price {
+            sku: sku.into(),
+            amount: pln(amount),
+            includes_tax: false,
+            scope: PriceScope::Base,
+            kind: PriceKind::Regular,
+            min_quantity: Decimal::ONE,
+            valid_from: None,
+            valid_until: None,
+        },
+        variant_id: None,
+        scope_id: None,
+    }
+}
+
+fn stock(sku: &str, available: Decimal) -> StockUpdate {
+    StockUpdate {
+        sku: sku.into(),
+        variant_id: None,
+        location: "MAIN".into(),
+        available,
+        incoming: None,
+    }
+}
+
+fn ok<T: std::fmt::Debug>(results: Vec<Result<T, ConnectorError>>) -> Vec<T> {
+    results
+        .into_iter()
+        .map(|r| r.unwrap_or_else(|e| panic!("item failed: {e}")))
+        .collect()
+}
+
+fn writes(fake: &FakeWooCommerce) -> usize {
+    fake.calls().iter().filter(|c| c.method != "GET").count()
+}
+
+#[tokio::test]
+async fn wrong_keys_and_untrusted_certificates_are_refused_clearly() {
+    let fake = start().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let good = connect_with(&fake, dir.path(), "");
+    good.check().await.expect("the right keys work");
+
+    let toml = format!(
+        "type = \"woocommerce\"\nurl = \"{}\"\nconsumer_key = {{ value = \"ck_wrong\" }}\nconsumer_secret = {{ value = \"x\" }}\nca_file = \"shop-ca.pem\"",
+        fake.url()
+    );
+    let config: ConnectionConfig = toml::from_str(&toml).expect("parses");
+    let ctx = BuildContext {
+        tenant: "acme",
+        connection: "shop",
+        data_dir: dir.path(),
+        memory: &MemoryRegistry::default(),
+    };
+    let wrong = config.build(&ctx).expect("builds");
+    match wrong.check().await {
+        Err(ConnectorError::Unauthorized { message }) => {
+            assert!(message.contains("Consumer key is invalid"), "{message}")
+        }
+        other => panic!("expected Unauthorized, got {other:?}"),
+    }
+
+    // Without the store's CA the certificate is not trusted, and nothing is sent.
+    let untrusted: ConnectionConfig = toml::from_str(&format!(
+        "type = \"woocommerce\"\nurl = \"{}\"\nconsumer_key = {{ value = \"{CONSUMER_KEY}\" }}\nconsumer_secret = {{ value = \"{CONSUMER_SECRET}\" }}",
+        fake.url()
+    ))
+    .expect("parses");
+    let error = untrusted.build(&ctx).expect("builds").check().await;
+    assert!(
+        matches!(error, Err(ConnectorError::Unavailable { .. })),
+        "{error:?}"
+    );
+}
+
+#[tokio::test]
+async fn catalogue_prices_and_stock_are_written_and_found_again_by_sku() {
+    let fake = start().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let shop = connect_with(&fake, dir.path(), "");
+    let catalogue = shop.catalogue_sink().expect("catalogue");
+
+    let written = ok(catalogue
+        .upsert_products(&[upsert(tshirt(&["S", "M"])), upsert(mug())])
+        .await
+        .expect("upsert"));
+    assert!(written.iter().all(|w| w.created));
+    assert_eq!(written[0].variants.len(), 2);
+    let parent = fake.product_by_sku("TSH").expect("variable product");
+    assert_eq!(parent["type"], "variable");
+    assert_eq!(parent["name"], "T-shirt");
+    assert_eq!(
+        parent["attributes"][0]["options"],
+        serde_json::json!(["S", "M"])
+    );
+    assert_eq!(parent["categories"][0]["name"], "Shirts");
+    let small = fake.product_by_sku("TSH-S").expect("variation");
+    assert_eq!(small["parent_id"], parent["id"]);
+    assert_eq!(small["attributes"][0]["option"], "S");
+    let simple = fake.product_by_sku("MUG").expect("simple product");
+    assert_eq!(simple["type"], "simple");
+    assert_eq!(simple["tax_class"], "reduced-rate");
+    // No price yet: WooCommerce will not sell it.
+    assert_eq!(simple["purchasable"], false);
+    assert_eq!(fake.sideloads(), 1);
+
+    // Again, with one size more: nothing duplicated, the image is not fetched again.
+    let again = ok(catalogue
+        .upsert_products(&[upsert(tshirt(&["S", "M", "L"])), upsert(mug())])
+        .await
+        .expect("upsert again"));
+    assert!(again.iter().all(|w| !w.created));
+    assert_eq!(again[0].product_id, written[0].product_id);
+    assert_eq!(again[0].variants[..2], written[0].variants[..]);
+    assert_eq!(fake.product_count(), (2, 3));
+    assert_eq!(fake.sideloads(), 1);
+    let found = catalogue
+        .find_variants(&["TSH-L".into(), "MUG".into(), "NOPE".into()])
+        .await
+        .expect("find");
+    assert_eq!(found.len(), 2);
+
+    let prices = shop.price_sink().expect("prices");
+    let mut sale = price("TSH-M", dec!(39.99));
+    sale.price.kind = PriceKind::Promotion;
+    sale.price.valid_from = Some(Utc::now() - chrono::Duration::days(1));
+    sale.price.valid_until = Some(Utc::now() + chrono::Duration::days(7));
+    let mut gross = price("MUG", dec!(30.00));
+    gross.price.includes_tax = true;
+    let mut tier = price("MUG", dec!(20.00));
+    tier.price.min_quantity = dec!(10);
+    let results = prices
+        .set_prices(&[
+            price("TSH-S", dec!(49.99)),
+            price("TSH-M", dec!(49.99)),
+            sale,
+            price("MUG", dec!(24.39)),
+            gross,
+            tier,
+            price("GHOST", dec!(1)),
+        ])
+        .await
+        .expect("prices");
+    assert!(results[..4].iter().all(Result::is_ok), "{results:?}");
+    let code = |r: &Result<(), ConnectorError>| match r {
+        Err(ConnectorError::Rejected { code, .. }) => code.clone(),
+        other => panic!("expected a refusal, got {other:?}"),
+    };
+    assert_eq!(code(&results[4]).as_deref(), Some("tax_basis_mismatch"));
+    assert_eq!(code(&results[5]).as_deref(), Some("unsupported_tier_price"));
+    assert!(matches!(results[6], Err(ConnectorError::NotFound { .. })));
+    let medium = fake.product_by_sku("TSH-M").expect("variation");
+    assert_eq!(
+        (medium["price"].as_str(), medium["on_sale"].as_bool()),
+        (Some("39.99"), Some(true))
+    );
+    assert_eq!(fake.product_by_sku("MUG").expect("mug")["price"], "24.39");
+
+    let stock_sink = shop.stock_sink().expect("stock");
+    let mut linked = stock("TSH-S", dec!(7.6));
+    linked.variant_id = Some(written[0].variants[0].variant_id.clone());
+    ok(stock_sink
+        .set_stock(&[linked, stock("TSH-M", dec!(0)), stock("MUG", dec!(12))])
+        .await
+        .expect("stock"));
+    let small = fake.product_by_sku("TSH-S").expect("variation");
+    assert_eq!(
+        (
+            small["stock_quantity"].as_i64(),
+            small["stock_status"].as_str()
+        ),
+        (Some(7), Some("instock"))
+    );
+    assert_eq!(
+        fake.product_by_sku("TSH-M").expect("m")["stock_status"],
+        "outofstock"
+    );
+    assert_eq!(
+        fake.product_by_sku("MUG").expect("mug")["stock_quantity"],
+        12
+    );
+
+    ok(catalogue
+        .archive_products(&[written[1].product_id.clone()])
+        .await
+        .expect("archive"));
+    assert_eq!(fake.product_by_sku("MUG").expect("mug")["status"], "draft");
+}
+
+async fn stocked_store(fake: &FakeWooCommerce, shop: &Arc<dyn Connector>) {
+    ok(shop
+        .catalogue_sink()
+        .expect("catalogue")
+        .upsert_products(&[upsert(tshirt(&["S", "M"])), upsert(mug())])
+        .await
+        .expect("upsert"));
+    ok(shop
+        .price_sink()
+        .expect("prices")
+        .set_prices(&[
+            price("TSH-S", dec!(40.65)),
+            price("TSH-M", dec!(40.65)),
+            price("MUG", dec!(18.52)),
+        ])
+        .await
+        .expect("prices"));
+    let _ = fake;
+}
+
+#[tokio::test]
+async fn orders_are_read_once_each_in_pages_with_exact_totals() {
+    let fake = start().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let shop = connect_with(&fake, dir.path(), "");
+    stocked_store(&fake, &shop).await;
+    let mut placed = Vec::new();
+    for n in 0..5 {
+        let order = fake
+            .place_order(&OrderRequest::new(
+                &[("TSH-S", 1 + n), ("MUG", 2)],
+                &format!("buyer{n}@example.com"),
+            ))
+            .expect("order");
+        placed.push(order["id"].as_u64().expect("id").to_string());
+    }
+    // WordPress stamps whole seconds; a second is read once it is over.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let orders = shop.order_source().expect("orders");
+    let mut cursor = None;
+    let mut seen = Vec::new();
+    loop {
+        let page = orders
+            .orders_changed(cursor.as_deref(), 2)
+            .await
+            .expect("page");
+        seen.extend(page.items.iter().map(|o| o.id.clone()));
+        if let Some(next) = page.cursor {
+            cursor = Some(next);
+        }
+        if !page.more {
+            break;
+        }
+    }
+    seen.sort();
+    let mut expected = placed.clone();
+    expected.sort();
+    assert_eq!(seen, expected, "every order once");
+    let nothing = orders
+        .orders_changed(cursor.as_deref(), 2)
+        .await
+        .expect("again");
+    assert!(nothing.items.is_empty());
+
+    let order = orders.get_order(&placed[2]).await.expect("order");
+    let computed = order.computed_totals().expect("totals");
+    assert_eq!(
+        computed.total, order.totals.total,
+        "lines, shipping and tax add up"
+    );
+    assert_eq!(order.payment_state, PaymentState::Paid);
+    assert_eq!(order.lines[0].unit_price.amount, dec!(40.65));
+    assert_eq!(order.lines[1].tax_rate, TaxRate(dec!(8)));
+    assert_eq!(order.status, OrderStatus::Processing);
+
+    // A status change in wp-admin shows as a change of that order alone.
+    fake.set_order_status(placed[0].parse().expect("id"), "on-hold")
+        .expect("status");
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let changed = orders
+        .orders_changed(cursor.as_deref(), 10)
+        .await
+        .expect("changes");
+    assert_eq!(
+        changed
+            .items
+            .iter()
+            .map(|o| o.id.clone())
+            .collect::<Vec<_>>(),
+        vec![placed[0].clone()]
+    );
+}
+
+#[tokio::test]
+async fn shipments_complete_the_order_once_and_refunds_become_returns() {
+    let fake = start().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let shop = connect_with(&fake, dir.path(), "");
+    stocked_store(&fake, &shop).await;
+    let order = fake
+        .place_order(&OrderRequest::new(
+            &[("TSH-S", 2), ("MUG", 1)],
+            "anna@example.com",
+        ))
+        .expect("order");
+    let id = order["id"].as_u64().expect("id");
+    let order_id = id.to_string();
+    let fulfilment = shop.fulfilment_sink().expect("fulfilment");
+    let shipment = |reference: &str, lines: &[(&str, u32)]| Shipment {
+        reference: reference.into(),
+        order_number: order_id.clone(),
+        carrier: Some("InPost".into()),
+        tracking_number: Some(format!("TRK-{reference}")),
+        tracking_url: None,
+        lines: lines
+            .iter()
+            .map(|(sku, q)| ShipmentLine {
+                sku: (*sku).into(),
+                quantity: Decimal::from(*q),
+            })
+            .collect(),
+        warehouse: None,
+        shipped_at: Utc::now(),
+    };
+    fulfilment
+        .create_fulfilment(&order_id, &shipment("WZ/1", &[("TSH-S", 1)]))
+        .await
+        .expect("first");
+    assert_eq!(fake.order(id).expect("order")["status"], "processing");
+    let too_much = fulfilment
+        .create_fulfilment(&order_id, &shipment("WZ/X", &[("MUG", 2)]))
+        .await;
+    assert!(
+        matches!(too_much, Err(ConnectorError::Rejected { .. })),
+        "{too_much:?}"
+    );
+    fulfilment
+        .create_fulfilment(&order_id, &shipment("WZ/2", &[("TSH-S", 1), ("MUG", 1)]))
+        .await
+        .expect("second");
+    // A retry of the second finds it: no third note, no second e-mail.
+    fulfilment
+        .create_fulfilment(&order_id, &shipment("WZ/2", &[("TSH-S", 1), ("MUG", 1)]))
+        .await
+        .expect("retry");
+    let stored = fake.order(id).expect("order");
+    assert_eq!(stored["status"], "completed");
+    let notes = fake.notes(id);
+    assert_eq!(notes.len(), 2);
+    assert!(
+        notes[1]["note"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("TRK-WZ/2")
+    );
+    assert_eq!(notes[1]["customer_note"], true);
+    let known = fulfilment
+        .fulfilments_of(&order_id)
+        .await
+        .expect("fulfilments");
+    assert_eq!(
+        known
+            .iter()
+            .map(|f| f.reference.as_str())
+            .collect::<Vec<_>>(),
+        ["WZ/1", "WZ/2"]
+    );
+
+    let returns = shop.return_source().expect("returns");
+    let before = returns.returns_changed(None, 50).await.expect("returns");
+    assert!(before.items.is_empty());
+    fake.refund(
+        id,
+        &RefundRequest {
+            lines: vec![("MUG".into(), 1)],
+            reason: "broken".into(),
+        },
+    )
+    .expect("refund");
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let after = returns
+        .returns_changed(before.cursor.as_deref(), 50)
+        .await
+        .expect("returns");
+    assert_eq!(after.items.len(), 1);
+    let refund = &after.items[0];
+    assert_eq!(refund.lines[0].sku, "MUG");
+    assert_eq!(refund.lines[0].quantity, Decimal::ONE);
+    // 18.52 net at 8 %: 20.00 with tax.
+    assert_eq!(refund.refund.map(|m| m.amount), Some(dec!(20.00)));
+
+    let other = fake
+        .place_order(&OrderRequest::new(&[("MUG", 1)], "anna@example.com"))
+        .expect("order");
+    let other_id = other["id"].as_u64().expect("id").to_string();
+    let status = shop.order_status_sink().expect("status");
+    status
+        .set_order_status(
+            &other_id,
+            OrderStatus::Cancelled,
+            None,
+            Some("Out of stock"),
+        )
+        .await
+        .expect("cancel");
+    status
+        .set_order_status(
+            &other_id,
+            OrderStatus::Cancelled,
+            None,
+            Some("Out of stock"),
+        )
+        .await
+        .expect("cancel again");
+    assert_eq!(
+        fake.order(other["id"].as_u64().expect("id"))
+            .expect("order")["status"],
+        "cancelled"
+    );
+    assert_eq!(fake.notes(other["id"].as_u64().expect("id")).len(), 1);
+}
+
+#[tokio::test]
+async fn a_throttled_store_is_waited_for_and_nothing_fails() {
+    let fake = start().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let shop = connect_with(&fake, dir.path(), "");
+    stocked_store(&fake, &shop).await;
+    fake.clear_calls();
+    fake.throttle_next(2, 1);
+    let started = Instant::now();
+    ok(shop
+        .stock_sink()
+        .expect("stock")
+        .set_stock(&[stock("MUG", dec!(5))])
+        .await
+        .expect("stock set after waiting"));
+    let statuses: Vec<u16> = fake.calls().iter().map(|c| c.status).collect();
+    assert_eq!(&statuses[..3], [429, 429, 200]);
+    assert!(
+        started.elapsed() >= Duration::from_secs(2),
+        "Retry-After was honoured"
+    );
+    assert_eq!(
+        fake.product_by_sku("MUG").expect("mug")["stock_quantity"],
+        5
+    );
+
+    // A limiter that does not let up: the job is handed back to the queue with the
+    // wait, not failed.
+    let impatient = connect_with(&fake, dir.path(), "rate_limit_retries = 1");
+    fake.throttle_next(5, 1);
+    let error = impatient
+        .stock_sink()
+        .expect("stock")
+        .set_stock(&[stock("MUG", dec!(6))])
+        .await
+        .expect_err("still throttled");
+    assert!(error.is_transient());
+    assert_eq!(error.retry_after(), Some(Duration::from_secs(1)));
+}
+
+#[tokio::test]
+async fn ten_thousand_variants_sync_in_close_to_the_fewest_calls_the_api_allows() {
+    let fake = start().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let shop = connect_with(&fake, dir.path(), "");
+    let catalogue = shop.catalogue_sink().expect("catalogue");
+    let products: Vec<Product> = (0..1000)
+        .map(|n| Product {
+            code: format!("P{n:04}"),
+            name: LocalizedText::new("en", format!("Product {n}")),
+            categories: vec![],
+            images: vec![],
+            variants: (0..10)
+                .map(|v| variant(&format!("P{n:04}-{v}"), &[("size", &v.to_string())]))
+                .collect(),
+            ..tshirt(&[])
+        })
+        .collect();
+    // The fewest calls: one `/products/batch` per 100 products and one
+    // `/variations/batch` per product (10 variations each fit in one).
+    let minimum = 1000 / 100 + 1000;
+    let sync = |label: &'static str| {
+        let catalogue = catalogue.clone();
+        let products = products.clone();
+        let fake = &fake;
+        async move {
+            fake.clear_calls();
+            for chunk in products.chunks(catalogue.batch_size()) {
+                let upserts: Vec<ProductUpsert> = chunk.iter().cloned().map(upsert).collect();
+                ok(catalogue.upsert_products(&upserts).await.expect("upsert"));
+            }
+            let calls = fake.calls().len();
+            println!(
+                "{label}: {calls} calls for 10,000 variants ({} writes; minimum {minimum})",
+                writes(fake)
+            );
+            calls
+        }
+    };
+    let first = sync("first sync").await;
+    assert_eq!(fake.product_count(), (1000, 10_000));
+    assert!(
+        first as f64 <= minimum as f64 * 1.05,
+        "first sync took {first} calls, minimum {minimum}"
+    );
+    let second = sync("re-sync").await;
+    assert_eq!(fake.product_count(), (1000, 10_000), "nothing duplicated");
+    assert!(
+        second as f64 <= minimum as f64 * 1.15,
+        "re-sync took {second} calls, minimum {minimum}"
+    );
+
+    // Stock for every variant, with the ids Kontor keeps: one call per product.
+    let found = catalogue
+        .find_variants(
+            &products
+                .iter()
+                .flat_map(|p| p.variants.iter().map(|v| v.sku.clone()))
+                .collect::<Vec<_>>(),
+        )
+        .await
+        .expect("find");
+    assert_eq!(found.len(), 10_000);
+    fake.clear_calls();
+    let sink = shop.stock_sink().expect("stock");
+    for chunk in found.chunks(sink.batch_size()) {
+        let updates: Vec<StockUpdate> = chunk
+            .iter()
+            .map(|v| StockUpdate {
+                variant_id: Some(v.variant_id.clone()),
+                ..stock(&v.sku, dec!(3))
+            })
+            .collect();
+        ok(sink.set_stock(&updates).await.expect("stock"));
+    }
+    let calls = fake.calls().len();
+    println!("stock: {calls} calls for 10,000 variants (minimum 1000)");
+    assert!(calls <= 1000 + 100, "stock took {calls} calls");
+}
