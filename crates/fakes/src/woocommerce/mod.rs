@@ -60,8 +60,8 @@ pub struct FakeWooCommerce {
 }
 
 impl FakeWooCommerce {
-    /// A store selling in PLN with prices entered without tax, VAT 23 % (standard),
-    /// 8 % (`reduced-rate`) and 0 % (`zero-rate`).
+    /// A store selling in PLN with prices entered without tax, Polish VAT as tax
+    /// classes: 23 % (standard), 8 % (`reduced-rate`), 5 % (`vat-5`), 0 % (`zero-rate`).
     pub async fn start() -> Result<FakeWooCommerce, FakeError> {
         let shared = Shared(Arc::new(Mutex::new(Store::new())));
         let server = TlsServer::serve(routes::router(shared.clone())).await?;

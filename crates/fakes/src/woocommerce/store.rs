@@ -148,6 +148,7 @@ impl Store {
                 (1, "standard".into(), Decimal::from(23)),
                 (2, "reduced-rate".into(), Decimal::from(8)),
                 (3, "zero-rate".into(), Decimal::ZERO),
+                (4, "vat-5".into(), Decimal::from(5)),
             ],
             products: BTreeMap::new(),
             skus: HashMap::new(),
