@@ -2,7 +2,12 @@
 //! checks the signature and says what changed; Kontor enqueues the jobs a poll would
 //! enqueue for it and answers at once. The work happens on the queue, so a slow ERP
 //! never makes a shop's webhook time out, and a repeated webhook finds its job already
-//! queued (or the record already synced).
+//! queued (or the record already synced). Deliveries the system numbers (Shopify,
+//! WooCommerce) are also remembered by id for a while, and a repeat is answered
+//! `200 {"duplicate": true}` without touching the queue.
+
+use std::collections::{HashSet, VecDeque};
+use std::sync::Mutex;
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
@@ -13,6 +18,39 @@ use kontor_flows::Change;
 use serde_json::json;
 
 use super::ServerState;
+
+/// How many delivery ids are remembered (per process; after a restart a repeat is
+/// still harmless, since flows write idempotently).
+const REMEMBERED_DELIVERIES: usize = 100_000;
+
+/// The ids of deliveries already queued, oldest first out.
+#[derive(Default)]
+pub(super) struct RecentDeliveries(Mutex<(HashSet<String>, VecDeque<String>)>);
+
+impl RecentDeliveries {
+    fn seen(&self, key: &str) -> bool {
+        self.lock().0.contains(key)
+    }
+
+    fn remember(&self, key: String) {
+        let mut guard = self.lock();
+        let (set, order) = &mut *guard;
+        if set.insert(key.clone()) {
+            order.push_back(key);
+            if order.len() > REMEMBERED_DELIVERIES
+                && let Some(oldest) = order.pop_front()
+            {
+                set.remove(&oldest);
+            }
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, (HashSet<String>, VecDeque<String>)> {
+        self.0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
 
 fn refuse(status: StatusCode, code: &str, message: String) -> Response {
     (
@@ -78,6 +116,21 @@ pub(super) async fn receive(
             );
         }
     };
+    // Only a verified delivery's id is looked at: a forger cannot make Kontor ignore one.
+    let delivery = receiver
+        .delivery_id(&headers)
+        .map(|id| format!("{tenant}/{connection}/{id}"));
+    if let Some(key) = &delivery
+        && state.deliveries.seen(key)
+    {
+        count("duplicate");
+        tracing::info!(message = "Repeated webhook delivery ignored.", %tenant, %connection, delivery = %key);
+        return (
+            StatusCode::OK,
+            Json(json!({ "accepted": 0, "jobs": 0, "duplicate": true })),
+        )
+            .into_response();
+    }
     let mut queued = 0;
     for notice in &notices {
         let change = Change {
@@ -98,6 +151,9 @@ pub(super) async fn receive(
                 );
             }
         }
+    }
+    if let Some(key) = delivery {
+        state.deliveries.remember(key);
     }
     count("accepted");
     (

@@ -19,11 +19,16 @@ use crate::app::App;
 pub struct ServerState {
     app: Arc<App>,
     metrics: PrometheusHandle,
+    deliveries: Arc<hooks::RecentDeliveries>,
 }
 
 impl ServerState {
     pub fn new(app: Arc<App>, metrics: PrometheusHandle) -> Self {
-        ServerState { app, metrics }
+        ServerState {
+            app,
+            metrics,
+            deliveries: Arc::new(hooks::RecentDeliveries::default()),
+        }
     }
 }
 
