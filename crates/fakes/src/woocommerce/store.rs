@@ -3,9 +3,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::str::FromStr;
 
-use base64::Engine;
 use chrono::{DateTime, FixedOffset, NaiveDateTime, Timelike, Utc};
-use hmac::{KeyInit, Mac};
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
 
@@ -465,10 +463,7 @@ impl Store {
 
 /// `X-WC-Webhook-Signature`: base64 of the HMAC-SHA256 of the body.
 pub fn signature(secret: &str, body: &[u8]) -> String {
-    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes())
-        .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
-    mac.update(body);
-    base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
+    crate::hmac_base64(secret, body)
 }
 
 fn merge_meta(product: &mut Value, input: &Value) {
