@@ -14,6 +14,7 @@ macro_rules! ports {
 
 mod http;
 pub mod memory;
+pub mod shopify;
 pub mod tryton;
 pub mod vendure;
 pub mod woocommerce;
@@ -26,6 +27,7 @@ use kontor_connector::{Capabilities, Connector};
 use serde::{Deserialize, Serialize};
 
 use memory::{MemoryConfig, MemoryConnector, MemorySystem};
+use shopify::{ShopifyAccess, ShopifyConfig, ShopifyConnector, ShopifySystem};
 use tryton::{TrytonConfig, TrytonConnector, TrytonSystem};
 use vendure::{VendureConfig, VendureConnector, VendureSystem};
 use woocommerce::{WooCommerceAccess, WooCommerceConfig, WooCommerceConnector, WooCommerceSystem};
@@ -39,6 +41,7 @@ pub enum ConnectionConfig {
     Vendure(VendureConfig),
     #[serde(rename = "woocommerce")]
     WooCommerce(WooCommerceConfig),
+    Shopify(ShopifyConfig),
 }
 
 impl ConnectionConfig {
@@ -48,6 +51,7 @@ impl ConnectionConfig {
             ConnectionConfig::Tryton(_) => "tryton",
             ConnectionConfig::Vendure(_) => "vendure",
             ConnectionConfig::WooCommerce(_) => "woocommerce",
+            ConnectionConfig::Shopify(_) => "shopify",
         }
     }
 
@@ -58,6 +62,7 @@ impl ConnectionConfig {
             ConnectionConfig::Tryton(config) => config.problems(),
             ConnectionConfig::Vendure(config) => config.problems(),
             ConnectionConfig::WooCommerce(config) => config.problems(),
+            ConnectionConfig::Shopify(config) => config.problems(),
         }
     }
 
@@ -86,6 +91,16 @@ impl ConnectionConfig {
                 },
             )
             .map(|system| WooCommerceConnector { system }.capabilities())
+            .unwrap_or_default(),
+            ConnectionConfig::Shopify(config) => ShopifySystem::new(
+                config.clone(),
+                ShopifyAccess {
+                    access_token: String::new(),
+                    client_secret: None,
+                    ca_pem: None,
+                },
+            )
+            .map(|system| ShopifyConnector { system }.capabilities())
             .unwrap_or_default(),
         }
     }
@@ -196,15 +211,7 @@ impl ConnectionConfig {
                 let secret = |name: &str, secret: &kontor_connector::Secret| {
                     secret.resolve().map_err(|e| fail(format!("{name}: {e}")))
                 };
-                let ca_pem = match &config.ca_file {
-                    Some(file) => {
-                        let path = resolve(ctx.data_dir, file);
-                        Some(std::fs::read(&path).map_err(|e| {
-                            fail(format!("ca_file: cannot read {}: {e}", path.display()))
-                        })?)
-                    }
-                    None => None,
-                };
+                let ca_pem = read_ca(ctx, config.ca_file.as_deref()).map_err(fail)?;
                 let access = WooCommerceAccess {
                     consumer_key: secret("consumer_key", &config.consumer_key)?,
                     consumer_secret: secret("consumer_secret", &config.consumer_secret)?,
@@ -218,8 +225,35 @@ impl ConnectionConfig {
                     .map_err(|e| fail(e.to_string()))?;
                 Ok(Arc::new(WooCommerceConnector { system }))
             }
+            ConnectionConfig::Shopify(config) => {
+                let secret = |name: &str, secret: &kontor_connector::Secret| {
+                    secret.resolve().map_err(|e| fail(format!("{name}: {e}")))
+                };
+                let access = ShopifyAccess {
+                    access_token: secret("access_token", &config.access_token)?,
+                    client_secret: match &config.client_secret {
+                        Some(s) => Some(secret("client_secret", s)?),
+                        None => None,
+                    },
+                    ca_pem: read_ca(ctx, config.ca_file.as_deref()).map_err(fail)?,
+                };
+                let system =
+                    ShopifySystem::new(config.clone(), access).map_err(|e| fail(e.to_string()))?;
+                Ok(Arc::new(ShopifyConnector { system }))
+            }
         }
     }
+}
+
+/// The PEM of a connection's `ca_file`, if it names one.
+fn read_ca(ctx: &BuildContext<'_>, file: Option<&Path>) -> Result<Option<Vec<u8>>, String> {
+    let Some(file) = file else {
+        return Ok(None);
+    };
+    let path = resolve(ctx.data_dir, file);
+    std::fs::read(&path)
+        .map(Some)
+        .map_err(|e| format!("ca_file: cannot read {}: {e}", path.display()))
 }
 
 fn resolve(base: &Path, file: &Path) -> PathBuf {

@@ -203,7 +203,9 @@ pub fn run(
         status = Some(store.bucket.status(cost, Some(cost)));
     }
     let root = request.root_type();
-    store.operations.push(operation_name(&request));
+    if charge {
+        store.operations.push(operation_name(&request));
+    }
     let mut data = Map::new();
     let mut errors = Vec::new();
     for field in request.fields(request.selection, root) {

@@ -36,6 +36,13 @@ pub fn money_bag(amount: Decimal, currency: &str) -> Value {
     })
 }
 
+/// A variant price as Shopify shows its `Money` scalar: always two decimals.
+fn price_text(amount: Decimal) -> Value {
+    let mut amount = amount.round_dp(2);
+    amount.rescale(2);
+    json!(amount.to_string())
+}
+
 pub fn user_error(field: &[&str], message: &str, code: &str) -> Value {
     json!({ "field": field, "message": message, "code": code })
 }
@@ -710,8 +717,9 @@ impl Store {
                 ] {
                     if let Some(value) = variant.get(key) {
                         stored[key] = match key {
-                            "price" | "compareAtPrice" => decimal(value)
-                                .map_or(Value::Null, |d| json!(d.round_dp(2).to_string())),
+                            "price" | "compareAtPrice" => {
+                                decimal(value).map_or(Value::Null, price_text)
+                            }
                             _ => value.clone(),
                         };
                     }
@@ -761,8 +769,7 @@ impl Store {
             if let Some(stored) = self.variants.get_mut(&id) {
                 for key in ["price", "compareAtPrice"] {
                     if let Some(value) = input.get(key) {
-                        stored[key] = decimal(value)
-                            .map_or(Value::Null, |d| json!(d.round_dp(2).to_string()));
+                        stored[key] = decimal(value).map_or(Value::Null, price_text);
                     }
                 }
                 for key in ["barcode", "taxable", "inventoryPolicy"] {
@@ -1120,6 +1127,12 @@ fn customer_field(customer: &Value, key: &str) -> Vec<String> {
         "phone" => vec![text(&customer["phone"])],
         "id" => vec![id_of(&customer["id"]).unwrap_or_default().to_string()],
         "updated_at" => vec![text(&customer["updatedAt"])],
+        "tag" => customer["tags"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(text)
+            .collect(),
         _ => Vec::new(),
     }
 }
