@@ -327,6 +327,95 @@ impl<'a> Request<'a> {
         }
     }
 
+    /// What the operation really cost, priced the same way over what it returned: a
+    /// connection's nodes as many as came back. Shopify charges the requested cost up
+    /// front and gives the difference back once the query has run.
+    pub fn actual_cost(&self, data: &Value) -> u64 {
+        let root = self.root_type();
+        self.fields(self.selection, root)
+            .into_iter()
+            .map(|field| {
+                if self.mutation {
+                    10
+                } else {
+                    self.actual_field_cost(field, root, &data[response_key(field)])
+                }
+            })
+            .sum()
+    }
+
+    fn actual_field_cost(
+        &self,
+        field: &Field<'static, String>,
+        type_name: &str,
+        value: &Value,
+    ) -> u64 {
+        let Some(def) = self.schema.field(type_name, &field.name) else {
+            return 0;
+        };
+        let returns = base(&def.ty);
+        if self.schema.is_leaf(returns) {
+            return 0;
+        }
+        let children = |set: &SelectionSet<'static, String>, on: &str, value: &Value| -> u64 {
+            self.fields(set, on)
+                .into_iter()
+                .map(|f| self.actual_field_cost(f, on, &value[response_key(f)]))
+                .sum()
+        };
+        if returns.ends_with("Connection") {
+            let node_type = returns.trim_end_matches("Connection");
+            let nodes: u64 = self
+                .fields(&field.selection_set, returns)
+                .into_iter()
+                .map(|part| {
+                    let items = value[response_key(part)]
+                        .as_array()
+                        .cloned()
+                        .unwrap_or_default();
+                    match part.name.as_str() {
+                        "nodes" => items
+                            .iter()
+                            .map(|node| 1 + children(&part.selection_set, node_type, node))
+                            .sum(),
+                        "edges" => self
+                            .fields(&part.selection_set, "Edge")
+                            .into_iter()
+                            .filter(|f| f.name == "node")
+                            .map(|node| {
+                                items
+                                    .iter()
+                                    .map(|edge| {
+                                        1 + children(
+                                            &node.selection_set,
+                                            node_type,
+                                            &edge[response_key(node)],
+                                        )
+                                    })
+                                    .sum::<u64>()
+                            })
+                            .sum(),
+                        _ => 0,
+                    }
+                })
+                .max()
+                .unwrap_or(0);
+            2 + nodes
+        } else {
+            match value {
+                Value::Array(items) => {
+                    1 + items
+                        .iter()
+                        .map(|item| children(&field.selection_set, returns, item))
+                        .max()
+                        .unwrap_or(0)
+                }
+                Value::Null => 1,
+                object => 1 + children(&field.selection_set, returns, object),
+            }
+        }
+    }
+
     /// Page sizes above the API's maximum, as errors.
     pub fn oversized_pages(&self) -> Vec<String> {
         let mut found = Vec::new();
@@ -423,4 +512,9 @@ fn pick(value: &Value, name: &str, args: &Map<String, Value>) -> Value {
             .unwrap_or(Value::Null),
         _ => value.get(name).cloned().unwrap_or(Value::Null),
     }
+}
+
+/// The key a field's value has in the response: its alias, else its name.
+fn response_key<'f>(field: &'f Field<'static, String>) -> &'f str {
+    field.alias.as_deref().unwrap_or(&field.name)
 }

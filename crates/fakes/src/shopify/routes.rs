@@ -200,7 +200,7 @@ pub fn run(
             );
         }
         store.bucket.available -= cost as f64;
-        status = Some(store.bucket.status(cost, Some(cost)));
+        status = Some(cost);
     }
     let root = request.root_type();
     if charge {
@@ -258,6 +258,13 @@ pub fn run(
     if !errors.is_empty() {
         out["errors"] = json!(errors);
     }
+    // Charged the requested cost up front; what the query did not use goes back.
+    let status = status.map(|requested| {
+        let actual = request.actual_cost(&out["data"]).min(requested);
+        store.bucket.available =
+            (store.bucket.available + (requested - actual) as f64).min(BUCKET_SIZE);
+        store.bucket.status(requested, Some(actual))
+    });
     (out, status)
 }
 
@@ -378,5 +385,32 @@ async fn result_file(
     match body {
         Some(body) => (status, [("Content-Type", "application/jsonl")], body).into_response(),
         None => (status, "NoSuchKey").into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_bucket_is_charged_the_requested_cost_and_given_back_what_was_not_used() {
+        let mut store = Store::new();
+        let (answer, status) = run(
+            &mut store,
+            "{ locations(first: 250) { nodes { id name } } }",
+            &Map::new(),
+            true,
+        );
+        assert_eq!(
+            answer["data"]["locations"]["nodes"]
+                .as_array()
+                .map(Vec::len),
+            Some(2)
+        );
+        let status = status.expect("charged");
+        // Requested: 2 + 250 locations × 1; actual: 2 + the 2 that came back.
+        assert_eq!(status["requestedQueryCost"], 252);
+        assert_eq!(status["actualQueryCost"], 4);
+        assert_eq!(status["throttleStatus"]["currentlyAvailable"], 1996);
     }
 }
