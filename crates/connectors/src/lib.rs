@@ -14,7 +14,10 @@ macro_rules! ports {
 
 mod http;
 pub mod memory;
+mod seconds_cursor;
 pub mod shopify;
+mod signature;
+mod single_price;
 pub mod tryton;
 pub mod vendure;
 pub mod woocommerce;

@@ -1,7 +1,8 @@
 //! The Shopify connector against the stateful fake shop (HTTPS, Admin GraphQL 2026-10,
 //! every request checked against Shopify's published schema).
 
-use std::collections::BTreeMap;
+mod support;
+
 use std::path::Path;
 use std::sync::Arc;
 
@@ -13,11 +14,11 @@ use kontor_connectors::{BuildContext, ConnectionConfig, MemoryRegistry};
 use kontor_fakes::FakeShopify;
 use kontor_fakes::shopify::{ACCESS_TOKEN, OrderRequest, RefundRequest};
 use kontor_model::{
-    LocalizedText, MediaRef, Money, OrderStatus, PaymentState, Price, PriceKind, PriceScope,
-    Product, ProductStatus, Shipment, ShipmentLine, TaxRate, Variant,
+    LocalizedText, OrderStatus, PaymentState, Product, Shipment, ShipmentLine, TaxRate,
 };
 use rust_decimal::{Decimal, dec};
 use serde_json::Value;
+use support::{base_price, mug, ok, stock_at, tshirt, upsert, variant};
 
 async fn start() -> FakeShopify {
     FakeShopify::start()
@@ -40,116 +41,19 @@ fn connect_with(fake: &FakeShopify, dir: &Path, extra: &str) -> Arc<dyn Connecto
         "#,
         fake.url().replace("127.0.0.1", "localhost")
     );
-    let config: ConnectionConfig = toml::from_str(&toml).expect("config parses");
-    assert!(config.problems().is_empty(), "{:?}", config.problems());
-    config
-        .build(&BuildContext {
-            tenant: "acme",
-            connection: "shop",
-            data_dir: dir,
-            memory: &MemoryRegistry::default(),
-        })
-        .expect("builds")
-}
-
-fn pln(amount: Decimal) -> Money {
-    Money::new(amount, kontor_model::Currency::new("PLN").expect("PLN"))
-}
-
-fn variant(sku: &str, options: &[(&str, &str)]) -> Variant {
-    Variant {
-        sku: sku.into(),
-        ean: None,
-        options: options
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect(),
-        name: None,
-        images: vec![],
-        weight_kg: Some(dec!(0.2)),
-    }
-}
-
-fn tshirt(sizes: &[&str]) -> Product {
-    Product {
-        code: "TSH".into(),
-        name: LocalizedText::new("en", "T-shirt").with("pl", "Koszulka"),
-        description: LocalizedText::new("en", "Organic cotton"),
-        categories: vec![vec!["Clothing".into(), "Shirts".into()]],
-        tags: vec![],
-        attributes: BTreeMap::new(),
-        options: vec!["size".into()],
-        images: vec![MediaRef {
-            url: "https://erp.example.com/img/tsh.jpg".into(),
-            alt: Some("T-shirt".into()),
-            content_type: None,
-        }],
-        attachments: vec![],
-        variants: sizes
-            .iter()
-            .map(|s| variant(&format!("TSH-{s}"), &[("size", s)]))
-            .collect(),
-        tax_rate: Some(TaxRate(dec!(23))),
-        status: ProductStatus::Active,
-        updated_at: None,
-    }
-}
-
-fn mug() -> Product {
-    Product {
-        code: "MUG".into(),
-        name: LocalizedText::new("en", "Mug"),
-        categories: vec![vec!["Kitchen".into()]],
-        options: vec![],
-        images: vec![],
-        variants: vec![variant("MUG", &[])],
-        ..tshirt(&[])
-    }
-}
-
-fn upsert(product: Product) -> ProductUpsert {
-    ProductUpsert {
-        product,
-        product_id: None,
-    }
-}
-
-fn price(sku: &str, amount: Decimal) -> PriceUpdate {
-    PriceUpdate {
-        price: Price {
-            sku: sku.into(),
-            amount: pln(amount),
-            includes_tax: true,
-            scope: PriceScope::Base,
-            kind: PriceKind::Regular,
-            min_quantity: Decimal::ONE,
-            valid_from: None,
-            valid_until: None,
-        },
-        variant_id: None,
-        scope_id: None,
-    }
-}
-
-fn stock(sku: &str, location: &str, available: Decimal) -> StockUpdate {
-    StockUpdate {
-        sku: sku.into(),
-        variant_id: None,
-        location: location.into(),
-        available,
-        incoming: None,
-    }
-}
-
-fn ok<T: std::fmt::Debug>(results: Vec<Result<T, ConnectorError>>) -> Vec<T> {
-    results
-        .into_iter()
-        .map(|r| r.unwrap_or_else(|e| panic!("item failed: {e}")))
-        .collect()
+    support::build(&toml, dir)
 }
 
 fn numeric(gid: &Value) -> u64 {
     kontor_fakes::shopify::id_of(gid).unwrap_or_else(|| panic!("not an id: {gid}"))
+}
+
+fn price(sku: &str, amount: Decimal) -> PriceUpdate {
+    base_price(sku, amount, true)
+}
+
+fn stock(sku: &str, location: &str, available: Decimal) -> StockUpdate {
+    stock_at(sku, location, available)
 }
 
 #[tokio::test]

@@ -17,12 +17,10 @@ use kontor_connectors::shopify::{ShopifyAccess, ShopifyConfig, ShopifyConnector,
 use kontor_fakes::FakeShopify;
 use kontor_fakes::shopify::{ACCESS_TOKEN, OrderRequest, RefundRequest, id_of};
 use kontor_flows::Mappings;
-use kontor_model::{
-    Customer, CustomerKind, Email, Money, OrderStatus, PriceKind, PriceScope, VatId,
-};
+use kontor_model::{Money, OrderStatus, PriceKind, PriceScope};
 use rust_decimal::Decimal;
 use serde_json::json;
-use support::{World, flow};
+use support::{World, flow, trade_customer};
 
 fn shopify_connector(fake: &FakeShopify) -> Arc<dyn Connector> {
     let config: ShopifyConfig = serde_json::from_value(json!({
@@ -85,25 +83,7 @@ async fn a_memory_erp_fills_shopify_and_its_orders_reach_the_erp_once() {
         ..Mappings::default()
     };
     let world = World::with_shop(shopify_connector(&fake), None, flows, mappings).await;
-    world
-        .erp
-        .put_customer(Customer {
-            reference: "K-100".into(),
-            kind: CustomerKind::Company {
-                company_name: "Hotel Gdańsk".into(),
-                vat_id: Some(VatId::new("PL6762468118").unwrap()),
-            },
-            name: "Hotel Gdańsk".into(),
-            email: Some(Email::new("zakupy@hotel.example").unwrap()),
-            phone: None,
-            addresses: vec![],
-            group: Some("Hurt".into()),
-            price_list: None,
-            payment_terms: None,
-            credit_limit: None,
-            balance: None,
-        })
-        .unwrap();
+    world.erp.put_customer(trade_customer()).unwrap();
     world
         .run(&["catalogue", "prices", "stock", "customers"])
         .await;

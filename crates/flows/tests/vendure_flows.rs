@@ -15,11 +15,11 @@ use kontor_connector::{Connector, Secret};
 use kontor_connectors::tryton::{TrytonConfig, TrytonConnector, TrytonSystem};
 use kontor_connectors::vendure::{ImagePolicy, VendureConfig, VendureConnector, VendureSystem};
 use kontor_flows::{FlowConfig, Mappings};
-use kontor_model::{Customer, CustomerKind, Email, Money, PriceScope, VatId};
+use kontor_model::{Money, PriceScope};
 use kontor_testkit::{Checkout, TrytonServer, VendureServer, tryton, vendure};
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
-use support::{World, flow};
+use support::{World, flow, trade_customer};
 
 fn vendure_connector(server: &VendureServer) -> Arc<dyn Connector> {
     let config = VendureConfig {
@@ -108,25 +108,7 @@ async fn a_memory_erp_fills_vendure_and_vendure_orders_reach_it_once() {
         ..Mappings::default()
     };
     let world = World::with_shop(vendure_connector(&server), None, flows, mappings).await;
-    world
-        .erp
-        .put_customer(Customer {
-            reference: "K-100".into(),
-            kind: CustomerKind::Company {
-                company_name: "Hotel Gdańsk".into(),
-                vat_id: Some(VatId::new("PL6762468118").unwrap()),
-            },
-            name: "Hotel Gdańsk".into(),
-            email: Some(Email::new("zakupy@hotel.example").unwrap()),
-            phone: None,
-            addresses: vec![],
-            group: Some("Hurt".into()),
-            price_list: None,
-            payment_terms: None,
-            credit_limit: None,
-            balance: None,
-        })
-        .unwrap();
+    world.erp.put_customer(trade_customer()).unwrap();
     world
         .run(&["catalogue", "prices", "stock", "customers"])
         .await;

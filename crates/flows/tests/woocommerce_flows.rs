@@ -19,10 +19,10 @@ use kontor_connectors::woocommerce::{
 use kontor_fakes::FakeWooCommerce;
 use kontor_fakes::woocommerce::{CONSUMER_KEY, CONSUMER_SECRET, OrderRequest, RefundRequest};
 use kontor_flows::Mappings;
-use kontor_model::{Customer, CustomerKind, Email, Money, PriceKind, PriceScope, VatId};
+use kontor_model::{Money, PriceKind, PriceScope};
 use rust_decimal::Decimal;
 use serde_json::json;
-use support::{World, flow};
+use support::{World, flow, trade_customer};
 
 fn woocommerce_connector(fake: &FakeWooCommerce) -> Arc<dyn Connector> {
     let config: WooCommerceConfig = serde_json::from_value(json!({
@@ -82,25 +82,7 @@ async fn a_memory_erp_fills_woocommerce_and_its_orders_reach_the_erp_once() {
         ..Mappings::default()
     };
     let world = World::with_shop(woocommerce_connector(&fake), None, flows, mappings).await;
-    world
-        .erp
-        .put_customer(Customer {
-            reference: "K-100".into(),
-            kind: CustomerKind::Company {
-                company_name: "Hotel Gdańsk".into(),
-                vat_id: Some(VatId::new("PL6762468118").unwrap()),
-            },
-            name: "Hotel Gdańsk".into(),
-            email: Some(Email::new("zakupy@hotel.example").unwrap()),
-            phone: None,
-            addresses: vec![],
-            group: Some("Hurt".into()),
-            price_list: None,
-            payment_terms: None,
-            credit_limit: None,
-            balance: None,
-        })
-        .unwrap();
+    world.erp.put_customer(trade_customer()).unwrap();
     world
         .run(&["catalogue", "prices", "stock", "customers"])
         .await;

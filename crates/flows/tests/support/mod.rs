@@ -16,7 +16,7 @@ use kontor_engine::{
     SystemClock,
 };
 use kontor_flows::{BuiltFlow, FlowConfig, FlowKind, Mappings, build_flows, handler_registry};
-use kontor_model::Order;
+use kontor_model::{Customer, CustomerKind, Email, Order, VatId};
 use serde_json::json;
 
 /// A condition on the jobs in the store that ends a run.
@@ -325,5 +325,26 @@ impl World {
             order.number
         );
         sales.into_iter().next().unwrap()
+    }
+}
+
+/// The ERP's trade customer the shop tests sync: Hotel Gdańsk (`K-100`), a company with
+/// a Polish VAT id, in the `Hurt` (wholesale) group.
+pub fn trade_customer() -> Customer {
+    Customer {
+        reference: "K-100".into(),
+        kind: CustomerKind::Company {
+            company_name: "Hotel Gdańsk".into(),
+            vat_id: Some(VatId::new("PL6762468118").unwrap()),
+        },
+        name: "Hotel Gdańsk".into(),
+        email: Some(Email::new("zakupy@hotel.example").unwrap()),
+        phone: None,
+        addresses: vec![],
+        group: Some("Hurt".into()),
+        price_list: None,
+        payment_terms: None,
+        credit_limit: None,
+        balance: None,
     }
 }

@@ -8,8 +8,9 @@ use async_trait::async_trait;
 use chrono::{DateTime, Duration, SecondsFormat, Utc};
 use kontor_connector::{Changes, ConnectorError, OrderSource, OrderSummary, ReturnSource};
 use kontor_model::{Order, Return};
-use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
+
+use crate::seconds_cursor::SecondsCursor;
 
 use crate::shopify::mappers::{number_of, order_of, return_of, time_of};
 use crate::shopify::{ShopifySystem, gid, numeric};
@@ -53,33 +54,6 @@ const REFUNDS: &str = "query Refunds($id: ID!) {
   }
 }";
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
-pub(crate) struct Cursor {
-    /// The last order taken: its `updatedAt` and id.
-    pub at: Option<DateTime<Utc>>,
-    #[serde(default)]
-    pub id: u64,
-}
-
-impl Cursor {
-    pub fn parse(text: Option<&str>) -> Result<Cursor, ConnectorError> {
-        match text {
-            None => Ok(Cursor::default()),
-            Some(text) => serde_json::from_str(text)
-                .map_err(|e| ConnectorError::protocol(format!("order cursor `{text}`: {e}"))),
-        }
-    }
-
-    pub fn text(&self) -> String {
-        serde_json::to_string(self).unwrap_or_default()
-    }
-
-    fn before(&self, at: DateTime<Utc>, id: u64) -> bool {
-        self.at
-            .is_some_and(|seen| at < seen || (at == seen && id <= self.id))
-    }
-}
-
 fn stamp(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Secs, true)
 }
@@ -90,7 +64,7 @@ impl ShopifySystem {
     /// when more are waiting.
     pub(crate) async fn orders_after(
         &self,
-        cursor: Cursor,
+        cursor: SecondsCursor,
         limit: usize,
     ) -> Result<(Vec<(DateTime<Utc>, u64, Value)>, bool), ConnectorError> {
         let lag = Duration::from_std(self.config().poll_lag).unwrap_or(Duration::seconds(2));
@@ -116,7 +90,7 @@ impl ShopifySystem {
                 else {
                     continue;
                 };
-                if !cursor.before(at, id) {
+                if !cursor.covers(at, id) {
                     found.push((at, id, order.clone()));
                 }
             }
@@ -146,7 +120,7 @@ impl ShopifySystem {
 
     fn next_cursor(found: &[(DateTime<Utc>, u64, Value)]) -> Option<String> {
         found.last().map(|(at, id, _)| {
-            Cursor {
+            SecondsCursor {
                 at: Some(*at),
                 id: *id,
             }
@@ -162,7 +136,7 @@ impl OrderSource for ShopifySystem {
         cursor: Option<&str>,
         limit: usize,
     ) -> Result<Changes<OrderSummary>, ConnectorError> {
-        let cursor = Cursor::parse(cursor)?;
+        let cursor = SecondsCursor::parse(cursor)?;
         let (found, more) = self.orders_after(cursor, limit.max(1)).await?;
         let Some(next) = Self::next_cursor(&found) else {
             return Ok(Changes::empty());
@@ -201,7 +175,7 @@ impl OrderSource for ShopifySystem {
 
     fn cursor_at(&self, since: DateTime<Utc>) -> Option<String> {
         Some(
-            Cursor {
+            SecondsCursor {
                 at: Some(since - Duration::seconds(1)),
                 id: u64::MAX,
             }
@@ -217,7 +191,7 @@ impl ReturnSource for ShopifySystem {
         cursor: Option<&str>,
         limit: usize,
     ) -> Result<Changes<Return>, ConnectorError> {
-        let cursor = Cursor::parse(cursor)?;
+        let cursor = SecondsCursor::parse(cursor)?;
         let (orders, more) = self.orders_after(cursor, limit.max(1)).await?;
         let mut returns: Vec<(DateTime<Utc>, u64, Return)> = Vec::new();
         for (_, id, order) in &orders {
@@ -248,24 +222,5 @@ impl ReturnSource for ShopifySystem {
             cursor: Some(next),
             more,
         })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_cursor_passes_over_what_it_has_taken() {
-        let at = Utc::now();
-        let cursor = Cursor {
-            at: Some(at),
-            id: 7,
-        };
-        assert!(cursor.before(at, 7));
-        assert!(!cursor.before(at, 8));
-        assert!(!cursor.before(at + Duration::seconds(1), 1));
-        assert_eq!(Cursor::parse(Some(&cursor.text())).expect("parses"), cursor);
-        assert!(Cursor::parse(Some("garbage")).is_err());
     }
 }

@@ -7,13 +7,12 @@ use std::collections::BTreeMap;
 
 use async_trait::async_trait;
 use kontor_connector::{ConnectorError, ItemResults, PriceSink, PriceUpdate};
-use kontor_model::{PriceKind, PriceScope};
-use rust_decimal::Decimal;
 use serde_json::{Value, json};
 
 use crate::shopify::client::user_errors;
 use crate::shopify::mappers::money_text;
 use crate::shopify::{ShopifySystem, gid};
+use crate::single_price::SinglePriceShop;
 
 const UPDATE_VARIANTS: &str =
     "mutation SetPrices($productId: ID!, $variants: [ProductVariantsBulkInput!]!) {
@@ -23,18 +22,18 @@ const UPDATE_VARIANTS: &str =
   }
 }";
 
-fn refuse(code: &str, message: String, field: &str) -> ConnectorError {
-    ConnectorError::Rejected {
-        code: Some(code.into()),
-        message,
-        field: Some(field.into()),
-    }
-}
-
 #[async_trait]
 impl PriceSink for ShopifySystem {
     async fn set_prices(&self, updates: &[PriceUpdate]) -> Result<ItemResults<()>, ConnectorError> {
         let settings = self.settings().await?;
+        let shop = SinglePriceShop {
+            platform: "Shopify",
+            currency: settings.currency,
+            taxes_included: settings.taxes_included,
+            tax_setting: "Settings › Taxes and duties",
+            promotions: false,
+            scopes_need: "Shopify Plus catalogs",
+        };
         let wanted: Vec<(&str, Option<&str>)> = updates
             .iter()
             .map(|u| (u.price.sku.as_str(), u.variant_id.as_deref()))
@@ -45,59 +44,7 @@ impl PriceSink for ShopifySystem {
         let mut by_product: BTreeMap<u64, Vec<(usize, Value)>> = BTreeMap::new();
         for (index, (update, item)) in updates.iter().zip(located).enumerate() {
             let price = &update.price;
-            let refused = if price.scope != PriceScope::Base {
-                Some(refuse(
-                    "unsupported_price_scope",
-                    format!(
-                        "Shopify has one price per variant; {:?} prices need Shopify Plus catalogs (set the prices flow's `scopes = [\"base\"]`)",
-                        price.scope
-                    ),
-                    "scope",
-                ))
-            } else if price.kind == PriceKind::Promotion {
-                Some(refuse("unsupported_promotion", 
-                    "Shopify has no scheduled sale price; run promotions as Shopify discounts, or send the promotional price as the regular one".into(),
-                    "kind"))
-            } else if price.min_quantity > Decimal::ONE {
-                Some(refuse(
-                    "unsupported_tier_price",
-                    format!(
-                        "Shopify has no quantity tiers; the price from {} pieces is not sent",
-                        price.min_quantity
-                    ),
-                    "min_quantity",
-                ))
-            } else if price.amount.currency != settings.currency {
-                Some(refuse(
-                    "currency_mismatch",
-                    format!(
-                        "the shop sells in {}, the price is in {}",
-                        settings.currency.code(),
-                        price.amount.currency.code()
-                    ),
-                    "currency",
-                ))
-            } else if price.includes_tax != settings.taxes_included {
-                Some(refuse(
-                    "tax_basis_mismatch",
-                    format!(
-                        "the shop's prices are entered {} tax, this price is {} tax (Shopify › Settings › Taxes and duties)",
-                        if settings.taxes_included {
-                            "with"
-                        } else {
-                            "without"
-                        },
-                        if price.includes_tax {
-                            "with"
-                        } else {
-                            "without"
-                        },
-                    ),
-                    "includes_tax",
-                ))
-            } else {
-                None
-            };
+            let refused = shop.refusal(price);
             if let Some(error) = refused {
                 results.push(Err(error));
                 continue;

@@ -6,39 +6,13 @@ use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
 use kontor_connector::{Changes, ConnectorError, OrderSource, OrderSummary};
 use kontor_model::Order;
-use serde::{Deserialize, Serialize};
 use serde_json::Value;
+
+use crate::seconds_cursor::SecondsCursor;
 
 use super::PAGE;
 use crate::woocommerce::WooCommerceSystem;
 use crate::woocommerce::mappers::{gmt_of, gmt_text, order_of};
-
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
-pub(super) struct Cursor {
-    /// The last order taken: its `date_modified_gmt` and id.
-    pub at: Option<DateTime<Utc>>,
-    #[serde(default)]
-    pub id: u64,
-}
-
-impl Cursor {
-    pub fn parse(text: Option<&str>) -> Result<Cursor, ConnectorError> {
-        match text {
-            None => Ok(Cursor::default()),
-            Some(text) => serde_json::from_str(text)
-                .map_err(|e| ConnectorError::protocol(format!("order cursor `{text}`: {e}"))),
-        }
-    }
-
-    pub fn text(&self) -> String {
-        serde_json::to_string(self).unwrap_or_default()
-    }
-
-    fn before(&self, at: DateTime<Utc>, id: u64) -> bool {
-        self.at
-            .is_some_and(|seen| at < seen || (at == seen && id <= self.id))
-    }
-}
 
 impl WooCommerceSystem {
     /// Orders modified after `cursor` and before now less the poll lag, oldest first:
@@ -46,7 +20,7 @@ impl WooCommerceSystem {
     /// `true` when more are waiting.
     pub(super) async fn orders_after(
         &self,
-        cursor: Cursor,
+        cursor: SecondsCursor,
         limit: usize,
     ) -> Result<(Vec<(DateTime<Utc>, u64, Value)>, bool), ConnectorError> {
         let lag = Duration::from_std(self.config().poll_lag).unwrap_or(Duration::seconds(2));
@@ -75,7 +49,7 @@ impl WooCommerceSystem {
                 else {
                     continue;
                 };
-                if !cursor.before(at, id) {
+                if !cursor.covers(at, id) {
                     found.push((at, id, order));
                 }
             }
@@ -112,12 +86,12 @@ impl OrderSource for WooCommerceSystem {
         cursor: Option<&str>,
         limit: usize,
     ) -> Result<Changes<OrderSummary>, ConnectorError> {
-        let cursor = Cursor::parse(cursor)?;
+        let cursor = SecondsCursor::parse(cursor)?;
         let (found, more) = self.orders_after(cursor, limit.max(1)).await?;
         let Some((at, id, _)) = found.last() else {
             return Ok(Changes::empty());
         };
-        let next = Cursor {
+        let next = SecondsCursor {
             at: Some(*at),
             id: *id,
         };
@@ -147,31 +121,11 @@ impl OrderSource for WooCommerceSystem {
 
     fn cursor_at(&self, since: DateTime<Utc>) -> Option<String> {
         Some(
-            Cursor {
+            SecondsCursor {
                 at: Some(since - Duration::seconds(1)),
                 id: u64::MAX,
             }
             .text(),
         )
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_cursor_passes_over_what_it_has_taken() {
-        let at = Utc::now();
-        let cursor = Cursor {
-            at: Some(at),
-            id: 7,
-        };
-        assert!(cursor.before(at, 7));
-        assert!(cursor.before(at, 3));
-        assert!(!cursor.before(at, 8));
-        assert!(!cursor.before(at + Duration::seconds(1), 1));
-        assert_eq!(Cursor::parse(Some(&cursor.text())).expect("parses"), cursor);
-        assert!(Cursor::parse(Some("garbage")).is_err());
     }
 }

@@ -3,21 +3,13 @@
 
 use async_trait::async_trait;
 use kontor_connector::{ConnectorError, ItemResults, PriceSink, PriceUpdate};
-use kontor_model::{PriceKind, PriceScope};
-use rust_decimal::Decimal;
+use kontor_model::PriceKind;
 use serde_json::{Value, json};
 
 use super::PAGE;
+use crate::single_price::SinglePriceShop;
 use crate::woocommerce::WooCommerceSystem;
 use crate::woocommerce::mappers::{gmt_text, price_text};
-
-fn refuse(code: &str, message: String, field: &str) -> ConnectorError {
-    ConnectorError::Rejected {
-        code: Some(code.into()),
-        message,
-        field: Some(field.into()),
-    }
-}
 
 #[async_trait]
 impl PriceSink for WooCommerceSystem {
@@ -25,6 +17,14 @@ impl PriceSink for WooCommerceSystem {
     /// need plugins). Prices must be in the store's currency and on its tax basis.
     async fn set_prices(&self, updates: &[PriceUpdate]) -> Result<ItemResults<()>, ConnectorError> {
         let settings = self.settings().await?;
+        let shop = SinglePriceShop {
+            platform: "WooCommerce",
+            currency: settings.currency,
+            taxes_included: settings.prices_include_tax,
+            tax_setting: "Settings › Tax › Prices entered with tax",
+            promotions: true,
+            scopes_need: "a plugin",
+        };
         let wanted: Vec<(&str, Option<&str>)> = updates
             .iter()
             .map(|u| (u.price.sku.as_str(), u.variant_id.as_deref()))
@@ -35,55 +35,7 @@ impl PriceSink for WooCommerceSystem {
         let mut slots = Vec::new();
         for (update, item) in updates.iter().zip(located) {
             let price = &update.price;
-            let refused = if price.scope != PriceScope::Base {
-                Some(refuse(
-                    "unsupported_price_scope",
-                    format!(
-                        "WooCommerce has one price per product; {:?} prices need a plugin (set the prices flow's `scopes = [\"base\"]`)",
-                        price.scope
-                    ),
-                    "scope",
-                ))
-            } else if price.min_quantity > Decimal::ONE {
-                Some(refuse(
-                    "unsupported_tier_price",
-                    format!(
-                        "WooCommerce has no quantity tiers; the price from {} pieces is not sent",
-                        price.min_quantity
-                    ),
-                    "min_quantity",
-                ))
-            } else if price.amount.currency != settings.currency {
-                Some(refuse(
-                    "currency_mismatch",
-                    format!(
-                        "the store sells in {}, the price is in {}",
-                        settings.currency.code(),
-                        price.amount.currency.code()
-                    ),
-                    "currency",
-                ))
-            } else if price.includes_tax != settings.prices_include_tax {
-                Some(refuse(
-                    "tax_basis_mismatch",
-                    format!(
-                        "the store enters prices {} tax, this price is {} tax (WooCommerce › Settings › Tax › Prices entered with tax)",
-                        if settings.prices_include_tax {
-                            "with"
-                        } else {
-                            "without"
-                        },
-                        if price.includes_tax {
-                            "with"
-                        } else {
-                            "without"
-                        },
-                    ),
-                    "includes_tax",
-                ))
-            } else {
-                None
-            };
+            let refused = shop.refusal(price);
             if let Some(error) = refused {
                 results.push(Err(error));
                 continue;

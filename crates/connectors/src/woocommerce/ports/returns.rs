@@ -10,7 +10,7 @@ use kontor_model::{Currency, Money, Return, ReturnLine};
 use rust_decimal::Decimal;
 use serde_json::Value;
 
-use super::orders::Cursor;
+use crate::seconds_cursor::SecondsCursor;
 use crate::woocommerce::WooCommerceSystem;
 use crate::woocommerce::mappers::{decimal_of, gmt_of};
 
@@ -53,7 +53,7 @@ impl ReturnSource for WooCommerceSystem {
         cursor: Option<&str>,
         limit: usize,
     ) -> Result<Changes<Return>, ConnectorError> {
-        let cursor = Cursor::parse(cursor)?;
+        let cursor = SecondsCursor::parse(cursor)?;
         let (orders, more) = self.orders_after(cursor, limit.max(1)).await?;
         let mut returns: Vec<(DateTime<Utc>, u64, Return)> = Vec::new();
         for (_, id, order) in &orders {
@@ -79,7 +79,7 @@ impl ReturnSource for WooCommerceSystem {
         let Some((at, id, _)) = orders.last() else {
             return Ok(Changes::empty());
         };
-        let next = Cursor {
+        let next = SecondsCursor {
             at: Some(*at),
             id: *id,
         };
