@@ -1,5 +1,6 @@
 //! Kontor's HTTP server: health, readiness, Prometheus metrics, webhook intake, and the API.
 
+pub mod auth;
 mod hooks;
 
 use std::sync::Arc;

@@ -1,0 +1,256 @@
+#![allow(clippy::unwrap_used)] // Tests: a failed unwrap is a failed test.
+//! OIDC bearer tokens against a test issuer on loopback, whose keys are generated here:
+//! a good token is accepted with its roles; an expired one, one for another audience or
+//! issuer, one signed by another key, one with a made-up key id and one with a weak
+//! algorithm are each refused for that reason. Keys are fetched once and cached; when
+//! the issuer rotates them, a token with the new key id makes one refetch, and a flood
+//! of unknown key ids makes no more than one.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::State;
+use axum::routing::get;
+use base64::Engine;
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use kontor::server::auth::{OidcConfig, OidcVerifier, Role, TokenError};
+use serde_json::{Value, json};
+use tokio::sync::Mutex;
+
+const AUDIENCE: &str = "api://kontor";
+
+/// A signing key and its public half as a JWK.
+struct SigningKey {
+    kid: String,
+    encoding: EncodingKey,
+    jwk: Value,
+}
+
+impl SigningKey {
+    fn generate(kid: &str) -> SigningKey {
+        let pair = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
+        let point = pair.public_key_raw();
+        // An uncompressed P-256 point: 0x04, then x and y of 32 bytes each.
+        let b64 = |bytes: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
+        SigningKey {
+            kid: kid.into(),
+            encoding: EncodingKey::from_ec_der(&pair.serialize_der()),
+            jwk: json!({
+                "kty": "EC", "crv": "P-256", "use": "sig", "alg": "ES256", "kid": kid,
+                "x": b64(&point[1..33]), "y": b64(&point[33..65]),
+            }),
+        }
+    }
+
+    fn sign(&self, claims: &Value) -> String {
+        let mut header = Header::new(Algorithm::ES256);
+        header.kid = Some(self.kid.clone());
+        jsonwebtoken::encode(&header, claims, &self.encoding).unwrap()
+    }
+}
+
+#[derive(Clone)]
+struct Issuer {
+    url: String,
+    keys: Arc<Mutex<Vec<Value>>>,
+    fetches: Arc<AtomicUsize>,
+}
+
+impl Issuer {
+    async fn start(keys: &[&SigningKey]) -> Issuer {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let issuer = Issuer {
+            url: format!("http://{}/tenant-1/v2.0", listener.local_addr().unwrap()),
+            keys: Arc::new(Mutex::new(keys.iter().map(|k| k.jwk.clone()).collect())),
+            fetches: Arc::new(AtomicUsize::new(0)),
+        };
+        let app = Router::new()
+            .route(
+                "/tenant-1/v2.0/.well-known/openid-configuration",
+                get(discovery),
+            )
+            .route("/tenant-1/discovery/v2.0/keys", get(jwks))
+            .with_state(issuer.clone());
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        issuer
+    }
+
+    async fn rotate(&self, keys: &[&SigningKey]) {
+        *self.keys.lock().await = keys.iter().map(|k| k.jwk.clone()).collect();
+    }
+
+    fn claims(&self, roles: &[&str]) -> Value {
+        let now = chrono::Utc::now().timestamp();
+        json!({
+            "iss": self.url, "aud": AUDIENCE, "sub": "operator@acme.example",
+            "iat": now, "nbf": now, "exp": now + 600, "roles": roles,
+        })
+    }
+}
+
+async fn discovery(State(issuer): State<Issuer>) -> axum::Json<Value> {
+    let base = issuer.url.trim_end_matches("/v2.0");
+    axum::Json(json!({
+        "issuer": issuer.url,
+        "jwks_uri": format!("{base}/discovery/v2.0/keys"),
+        "id_token_signing_alg_values_supported": ["ES256", "RS256"],
+    }))
+}
+
+async fn jwks(State(issuer): State<Issuer>) -> axum::Json<Value> {
+    issuer.fetches.fetch_add(1, Ordering::SeqCst);
+    axum::Json(json!({ "keys": *issuer.keys.lock().await }))
+}
+
+/// As an operator configures Entra ID: the issuer and the audience, nothing else.
+fn verifier(issuer: &Issuer, refetch_after: &str) -> OidcVerifier {
+    let config: OidcConfig = toml::from_str(&format!(
+        "issuer = \"{}\"\naudience = \"{AUDIENCE}\"\nrefetch_after = \"{refetch_after}\"",
+        issuer.url
+    ))
+    .unwrap();
+    assert!(config.problems().is_empty(), "{:?}", config.problems());
+    OidcVerifier::new(config, reqwest::Client::new())
+}
+
+#[tokio::test]
+async fn a_good_token_is_accepted_and_every_kind_of_bad_one_is_refused_for_its_reason() {
+    let key = SigningKey::generate("key-1");
+    let issuer = Issuer::start(&[&key]).await;
+    let oidc = verifier(&issuer, "30s");
+
+    let good = oidc
+        .verify(&key.sign(&issuer.claims(&["Kontor.Operator", "Kontor.Viewer"])))
+        .await
+        .unwrap();
+    assert_eq!(good.subject, "operator@acme.example");
+    assert_eq!(
+        Role::strongest(good.roles.iter().map(String::as_str)),
+        Some(Role::Operator)
+    );
+
+    let with = |change: &dyn Fn(&mut Value)| {
+        let mut claims = issuer.claims(&["Kontor.Admin"]);
+        change(&mut claims);
+        claims
+    };
+    let hour_ago = chrono::Utc::now().timestamp() - 3600;
+    let cases: Vec<(&str, String, TokenError)> = vec![
+        (
+            "expired",
+            key.sign(&with(&|c| c["exp"] = json!(hour_ago))),
+            TokenError::Expired,
+        ),
+        (
+            "another audience",
+            key.sign(&with(&|c| c["aud"] = json!("api://something-else"))),
+            TokenError::WrongAudience,
+        ),
+        (
+            "another issuer",
+            key.sign(&with(&|c| {
+                c["iss"] = json!("https://sts.windows.net/other/")
+            })),
+            TokenError::WrongIssuer,
+        ),
+        (
+            "no expiry",
+            key.sign(&with(&|c| {
+                c.as_object_mut().unwrap().remove("exp");
+            })),
+            TokenError::MissingClaim("exp".into()),
+        ),
+        (
+            "signed by another key under the same id",
+            SigningKey::generate("key-1").sign(&issuer.claims(&[])),
+            TokenError::BadSignature,
+        ),
+        (
+            "a key id the issuer never had",
+            SigningKey::generate("made-up").sign(&issuer.claims(&[])),
+            TokenError::UnknownKey,
+        ),
+        (
+            "HS256 with the public key as secret",
+            jsonwebtoken::encode(
+                &Header::new(Algorithm::HS256),
+                &issuer.claims(&[]),
+                &EncodingKey::from_secret(key.jwk.to_string().as_bytes()),
+            )
+            .unwrap(),
+            TokenError::Algorithm("HS256".into()),
+        ),
+        ("not a JWT", "Bearer nonsense".into(), TokenError::Malformed),
+    ];
+    for (what, token, expected) in cases {
+        assert_eq!(oidc.verify(&token).await, Err(expected), "{what}");
+    }
+    // A tampered payload under a genuine signature.
+    let genuine = key.sign(&issuer.claims(&["Kontor.Viewer"]));
+    let parts: Vec<&str> = genuine.split('.').collect();
+    let forged_payload = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(issuer.claims(&["Kontor.Admin"]).to_string());
+    let tampered = format!("{}.{forged_payload}.{}", parts[0], parts[2]);
+    assert_eq!(oidc.verify(&tampered).await, Err(TokenError::BadSignature));
+}
+
+#[tokio::test]
+async fn keys_are_cached_and_a_rotation_is_picked_up_with_one_refetch() {
+    let old = SigningKey::generate("2026-10");
+    let issuer = Issuer::start(&[&old]).await;
+    let oidc = verifier(&issuer, "200ms");
+    for _ in 0..20 {
+        oidc.verify(&old.sign(&issuer.claims(&[]))).await.unwrap();
+    }
+    assert_eq!(
+        issuer.fetches.load(Ordering::SeqCst),
+        1,
+        "fetched once, then cached"
+    );
+
+    // Made-up key ids: refused, and the issuer is not asked again and again.
+    for n in 0..50 {
+        let stranger = SigningKey::generate(&format!("guess-{n}"));
+        assert_eq!(
+            oidc.verify(&stranger.sign(&issuer.claims(&[]))).await,
+            Err(TokenError::UnknownKey)
+        );
+    }
+    assert!(
+        issuer.fetches.load(Ordering::SeqCst) <= 2,
+        "at most one refetch"
+    );
+
+    // The issuer rotates: the new key's tokens are accepted after one refetch.
+    tokio::time::sleep(Duration::from_millis(250)).await;
+    let new = SigningKey::generate("2026-11");
+    issuer.rotate(&[&old, &new]).await;
+    let before = issuer.fetches.load(Ordering::SeqCst);
+    oidc.verify(&new.sign(&issuer.claims(&[]))).await.unwrap();
+    oidc.verify(&new.sign(&issuer.claims(&[]))).await.unwrap();
+    oidc.verify(&old.sign(&issuer.claims(&[]))).await.unwrap();
+    assert_eq!(issuer.fetches.load(Ordering::SeqCst), before + 1);
+}
+
+#[tokio::test]
+async fn an_issuer_that_cannot_be_reached_is_not_the_callers_fault() {
+    let key = SigningKey::generate("key-1");
+    let config: OidcConfig = toml::from_str(&format!(
+        "issuer = \"http://127.0.0.1:9/tenant/v2.0\"\naudience = [\"{AUDIENCE}\", \"00000000-1111-2222-3333-444444444444\"]"
+    ))
+    .unwrap();
+    assert_eq!(config.audience.len(), 2);
+    let oidc = OidcVerifier::new(config, reqwest::Client::new());
+    let claims = json!({ "iss": "http://127.0.0.1:9/tenant/v2.0", "aud": AUDIENCE, "sub": "x", "exp": chrono::Utc::now().timestamp() + 60 });
+    assert!(matches!(
+        oidc.verify(&key.sign(&claims)).await,
+        Err(TokenError::KeysUnavailable(_))
+    ));
+
+    let plain: OidcConfig =
+        toml::from_str("issuer = \"http://idp.example.com\"\naudience = \"\"").unwrap();
+    let keys: Vec<&str> = plain.problems().iter().map(|(k, _)| *k).collect();
+    assert_eq!(keys, ["issuer", "audience"]);
+}
