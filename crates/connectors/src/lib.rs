@@ -13,6 +13,7 @@ macro_rules! ports {
 }
 
 mod http;
+pub mod inbox;
 pub mod memory;
 mod seconds_cursor;
 pub mod shopify;
@@ -29,6 +30,7 @@ use std::sync::{Arc, Mutex};
 use kontor_connector::{Capabilities, Connector};
 use serde::{Deserialize, Serialize};
 
+use inbox::{InboxConfig, InboxConnector, OrderInbox};
 use memory::{MemoryConfig, MemoryConnector, MemorySystem};
 use shopify::{ShopifyAccess, ShopifyConfig, ShopifyConnector, ShopifySystem};
 use tryton::{TrytonConfig, TrytonConnector, TrytonSystem};
@@ -45,6 +47,8 @@ pub enum ConnectionConfig {
     #[serde(rename = "woocommerce")]
     WooCommerce(WooCommerceConfig),
     Shopify(ShopifyConfig),
+    /// Orders handed over through Kontor's API.
+    Api(InboxConfig),
 }
 
 impl ConnectionConfig {
@@ -55,6 +59,7 @@ impl ConnectionConfig {
             ConnectionConfig::Vendure(_) => "vendure",
             ConnectionConfig::WooCommerce(_) => "woocommerce",
             ConnectionConfig::Shopify(_) => "shopify",
+            ConnectionConfig::Api(_) => inbox::KIND,
         }
     }
 
@@ -66,6 +71,7 @@ impl ConnectionConfig {
             ConnectionConfig::Vendure(config) => config.problems(),
             ConnectionConfig::WooCommerce(config) => config.problems(),
             ConnectionConfig::Shopify(config) => config.problems(),
+            ConnectionConfig::Api(config) => config.problems(),
         }
     }
 
@@ -105,6 +111,9 @@ impl ConnectionConfig {
             )
             .map(|system| ShopifyConnector { system }.capabilities())
             .unwrap_or_default(),
+            ConnectionConfig::Api(_) => [kontor_connector::Capability::OrderRead]
+                .into_iter()
+                .collect(),
         }
     }
 }
@@ -141,6 +150,8 @@ pub struct BuildContext<'a> {
     /// Relative file paths in connection settings are resolved against this.
     pub data_dir: &'a Path,
     pub memory: &'a MemoryRegistry,
+    /// Where orders submitted through the API are kept (for `api` connections).
+    pub inbox: Option<&'a Arc<dyn OrderInbox>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -243,6 +254,16 @@ impl ConnectionConfig {
                 let system =
                     ShopifySystem::new(config.clone(), access).map_err(|e| fail(e.to_string()))?;
                 Ok(Arc::new(ShopifyConnector { system }))
+            }
+            ConnectionConfig::Api(_) => {
+                let inbox = ctx
+                    .inbox
+                    .ok_or_else(|| fail("the API's order inbox is not available here".into()))?;
+                Ok(Arc::new(InboxConnector {
+                    tenant: ctx.tenant.to_owned(),
+                    connection: ctx.connection.to_owned(),
+                    inbox: inbox.clone(),
+                }))
             }
         }
     }

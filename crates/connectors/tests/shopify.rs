@@ -70,6 +70,7 @@ async fn a_wrong_token_and_an_untrusted_certificate_are_refused_clearly() {
         connection: "shop",
         data_dir: dir.path(),
         memory: &MemoryRegistry::default(),
+        inbox: None,
     };
     let wrong: ConnectionConfig = toml::from_str(&format!(
         "type = \"shopify\"\nshop = \"{}\"\naccess_token = {{ value = \"shpat_wrong\" }}\nca_file = \"shop-ca.pem\"",

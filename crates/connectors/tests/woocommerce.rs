@@ -70,6 +70,7 @@ async fn wrong_keys_and_untrusted_certificates_are_refused_clearly() {
         connection: "shop",
         data_dir: dir.path(),
         memory: &MemoryRegistry::default(),
+        inbox: None,
     };
     let wrong = config.build(&ctx).expect("builds");
     match wrong.check().await {

@@ -7,12 +7,14 @@
 //! overlap, and that a job's effects (links, cursors, follow-up jobs) are committed in the
 //! same transaction that marks it done.
 
+pub mod api_keys;
 pub mod clock;
 pub mod cursors;
 pub mod effects;
 pub mod entities;
 pub mod error;
 pub mod hash;
+pub mod inbox;
 pub mod job_error;
 pub mod links;
 pub mod locks;
@@ -23,12 +25,14 @@ pub mod store;
 pub mod tenants;
 mod time;
 
+pub use api_keys::{ApiKeyRecord, NewApiKey};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use cursors::Cursor;
 pub use effects::Effects;
 pub use entities::{EntityRecord, MatchKey};
 pub use error::{LinkClash, StoreError};
 pub use hash::content_hash;
+pub use inbox::{NewSubmission, Submission, Submitted};
 pub use job_error::{ErrorClass, JobError};
 pub use links::Link;
 pub use locks::LockGuard;

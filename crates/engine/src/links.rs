@@ -10,6 +10,7 @@ use crate::error::{LinkClash, StoreError};
 use crate::store::Store;
 use crate::time::{from_micros, to_micros};
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Link {
     pub tenant: String,

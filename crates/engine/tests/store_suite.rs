@@ -601,6 +601,45 @@ async fn tenant_configs_are_revisioned(t: TestStore) {
     assert!(s.delete_tenant_config("acme").await.unwrap());
 }
 
+async fn api_keys_are_kept_hashed_per_tenant_and_revoked_for_good(t: TestStore) {
+    let s = &t.store;
+    let new = |id: &'static str, tenant: &'static str| kontor_engine::NewApiKey {
+        id,
+        secret_hash: "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+        tenant,
+        role: "shop",
+        name: "the web shop",
+    };
+    s.create_api_key(&new("k1", "acme")).await.unwrap();
+    s.create_api_key(&new("k2", "beta")).await.unwrap();
+    assert!(
+        s.create_api_key(&new("k1", "beta")).await.is_err(),
+        "ids are unique"
+    );
+    let (record, hash) = s.live_api_key("k1").await.unwrap().unwrap();
+    assert_eq!(
+        (record.tenant.as_str(), record.role.as_str()),
+        ("acme", "shop")
+    );
+    assert_eq!(hash.len(), 64);
+    let ids =
+        |keys: Vec<kontor_engine::ApiKeyRecord>| keys.into_iter().map(|k| k.id).collect::<Vec<_>>();
+    assert_eq!(ids(s.api_keys(Some("acme")).await.unwrap()), ["k1"]);
+    assert_eq!(s.api_keys(None).await.unwrap().len(), 2);
+    assert!(
+        !s.revoke_api_key("k1", "beta").await.unwrap(),
+        "not beta's key"
+    );
+    assert!(s.revoke_api_key("k1", "acme").await.unwrap());
+    assert!(!s.revoke_api_key("k1", "acme").await.unwrap(), "once");
+    assert!(s.live_api_key("k1").await.unwrap().is_none());
+    assert!(
+        s.api_keys(Some("acme")).await.unwrap()[0]
+            .revoked_at
+            .is_some()
+    );
+}
+
 async fn named_locks_exclude_others_until_released_or_expired(t: TestStore) {
     let other = t.reopen().await;
     let wait = Duration::from_millis(50);
@@ -719,4 +758,5 @@ on_both_backends!(
     two_processes_fire_each_schedule_tick_once,
     cron_schedules_wait_for_their_time,
     tenant_configs_are_revisioned,
+    api_keys_are_kept_hashed_per_tenant_and_revoked_for_good,
 );

@@ -49,6 +49,8 @@ pub mod kinds {
     pub const PAYMENT: &str = "payment";
     /// A receipt or invoice issued for an order, keyed by the order's entity.
     pub const INVOICE: &str = "invoice";
+    /// An invoice, receipt or credit note as the ERP issued it, keyed by its number.
+    pub const ERP_INVOICE: &str = "erp_invoice";
     /// A shipment from the ERP, keyed by its reference; carries the order number.
     pub const SHIPMENT: &str = "shipment";
     /// A return recorded in the ERP, keyed `order entity/return reference`.

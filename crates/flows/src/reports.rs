@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::kinds;
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SalesReport {
     pub tenant: String,
@@ -23,6 +24,7 @@ pub struct SalesReport {
     pub totals: Vec<TotalRow>,
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DayRow {
     pub day: NaiveDate,
@@ -39,6 +41,7 @@ pub struct DayRow {
     pub tax: Decimal,
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ProductRow {
     pub sku: String,
@@ -51,6 +54,7 @@ pub struct ProductRow {
     pub gross: Decimal,
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TotalRow {
     pub channel: String,

@@ -67,6 +67,8 @@ pub struct App {
     /// Tenants whose stored configuration could not be built, and why.
     pub broken: BTreeMap<String, String>,
     pub memory: MemoryRegistry,
+    /// Orders submitted through the API, read by `api` connections.
+    inbox: Arc<dyn kontor_connectors::inbox::OrderInbox>,
 }
 
 /// What `config apply` did to one tenant.
@@ -137,10 +139,11 @@ impl App {
         }
         let mut app = App {
             config,
-            store,
+            store: store.clone(),
             tenants: BTreeMap::new(),
             broken: BTreeMap::new(),
             memory,
+            inbox: crate::server::api::StoreInbox::shared(store.clone()),
         };
         for record in stored {
             match app.build_tenant(&record.tenant, record.document, record.revision) {
@@ -177,6 +180,7 @@ impl App {
                 connection: name,
                 data_dir: &self.config.data_dir,
                 memory: &self.memory,
+                inbox: Some(&self.inbox),
             };
             let built = connection.build(&ctx).map_err(|e| AppError::Tenant {
                 tenant: id.to_owned(),
@@ -292,6 +296,7 @@ impl App {
                     self.clone(),
                     metrics.clone(),
                 ));
+                let router = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
                 let serving = axum::serve(listener, router)
                     .with_graceful_shutdown(shutdown.clone().cancelled_owned());
                 if let Err(error) = serving.await {

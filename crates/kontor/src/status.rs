@@ -6,7 +6,7 @@ use serde::Serialize;
 
 use crate::app::App;
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Status {
     pub store: String,
     pub tenants: Vec<TenantStatus>,
@@ -17,7 +17,7 @@ pub struct Status {
     pub lag_seconds: f64,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct TenantStatus {
     pub tenant: String,
     pub revision: Option<i64>,
@@ -26,7 +26,7 @@ pub struct TenantStatus {
     pub flows: Vec<FlowStatus>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct FlowStatus {
     pub name: String,
     pub kind: String,
@@ -39,7 +39,16 @@ pub struct FlowStatus {
 
 impl App {
     pub async fn status(&self) -> Result<Status, kontor_engine::StoreError> {
-        let queue = self.store.queue_counts(false).await?;
+        self.status_of(|_| true).await
+    }
+
+    /// Status of the tenants `shown` lets through (the API shows a caller its own).
+    pub async fn status_of(
+        &self,
+        shown: impl Fn(&str) -> bool,
+    ) -> Result<Status, kontor_engine::StoreError> {
+        let mut queue = self.store.queue_counts(false).await?;
+        queue.retain(|c| shown(&c.tenant));
         let count = |state: JobState| {
             queue
                 .iter()
@@ -48,7 +57,7 @@ impl App {
                 .sum()
         };
         let mut tenants = Vec::new();
-        for (id, live) in &self.tenants {
+        for (id, live) in self.tenants.iter().filter(|(id, _)| shown(id)) {
             let mut flows = Vec::new();
             for built in &live.flows {
                 let ctx = built.flow.context();
@@ -75,7 +84,7 @@ impl App {
                 flows,
             });
         }
-        for (id, error) in &self.broken {
+        for (id, error) in self.broken.iter().filter(|(id, _)| shown(id)) {
             tenants.push(TenantStatus {
                 tenant: id.clone(),
                 revision: None,

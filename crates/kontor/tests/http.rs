@@ -14,7 +14,10 @@ use support::{MEMORY_CONFIG, Workspace};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn health_readiness_metrics_and_status_answer_while_orders_flow() {
-    let ws = Workspace::new(&MEMORY_CONFIG.replace("enabled = false", "listen = \"127.0.0.1:0\""));
+    let ws = Workspace::new(&MEMORY_CONFIG.replace(
+        "enabled = false",
+        "listen = \"127.0.0.1:0\"\n\n[server.auth]\nlocal_trust = true",
+    ));
     ws.seed(5);
     let memory = MemoryRegistry::default();
     let app = Arc::new(
@@ -86,7 +89,7 @@ async fn health_readiness_metrics_and_status_answer_while_orders_flow() {
 
     let today = chrono::Utc::now().date_naive();
     let report: serde_json::Value = reqwest::get(format!(
-        "{base}/api/v1/reports/sales?tenant=acme&from={today}&to={today}"
+        "{base}/api/v1/tenants/acme/reports/sales?from={today}&to={today}"
     ))
     .await
     .unwrap()
@@ -94,14 +97,14 @@ async fn health_readiness_metrics_and_status_answer_while_orders_flow() {
     .await
     .unwrap();
     assert_eq!(report["totals"][0]["orders"], 5);
-    let missing = reqwest::get(format!("{base}/api/v1/reports/sales?tenant=acme"))
+    let missing = reqwest::get(format!("{base}/api/v1/tenants/acme/reports/sales"))
         .await
         .unwrap();
     assert_eq!(missing.status(), 400);
     let error: serde_json::Value = missing.json().await.unwrap();
     assert_eq!(error["error"]["code"], "invalid_query");
     let reversed: serde_json::Value = reqwest::get(format!(
-        "{base}/api/v1/reports/sales?tenant=acme&from={today}&to=2000-01-01"
+        "{base}/api/v1/tenants/acme/reports/sales?from={today}&to=2000-01-01"
     ))
     .await
     .unwrap()

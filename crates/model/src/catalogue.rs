@@ -10,6 +10,7 @@ use crate::text::LocalizedText;
 use crate::validate::{Validate, Validator};
 
 /// A product: what a shopper sees as one page. Sold through its variants.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Product {
     /// The product's own code in the ERP (a parent SKU); stable across systems.
@@ -43,6 +44,7 @@ pub struct Product {
     pub updated_at: Option<DateTime<Utc>>,
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ProductStatus {
@@ -55,6 +57,7 @@ pub enum ProductStatus {
 }
 
 /// One sellable item: has a SKU, a price and stock.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Variant {
     pub sku: String,
@@ -75,6 +78,7 @@ pub struct Variant {
 }
 
 /// A reference to an image or file held elsewhere (a URL or a blob key): never the bytes.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MediaRef {
     pub url: String,

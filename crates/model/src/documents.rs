@@ -9,6 +9,7 @@ use crate::money::Money;
 use crate::validate::{Validate, Validator};
 
 /// A file held by a system (an invoice PDF): where to fetch it, never the bytes.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DocumentRef {
     /// A URL, or a key the owning connector understands.
@@ -18,6 +19,7 @@ pub struct DocumentRef {
     pub file_name: Option<String>,
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum PaymentKind {
@@ -26,6 +28,7 @@ pub enum PaymentKind {
 }
 
 /// Money received for (or returned from) an order.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Payment {
     pub order_number: String,
@@ -51,6 +54,7 @@ impl Validate for Payment {
     }
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum InvoiceKind {
@@ -60,6 +64,7 @@ pub enum InvoiceKind {
 }
 
 /// An invoice, receipt or credit note issued by the ERP.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Invoice {
     pub number: String,
@@ -84,6 +89,7 @@ impl Validate for Invoice {
     }
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ShipmentLine {
     pub sku: String,
@@ -92,6 +98,7 @@ pub struct ShipmentLine {
 }
 
 /// Goods sent for an order, possibly only some of them (a partial shipment).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Shipment {
     /// The ERP's reference for the shipment.
@@ -134,6 +141,7 @@ impl Validate for Shipment {
     }
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ReturnLine {
     pub sku: String,
@@ -144,6 +152,7 @@ pub struct ReturnLine {
 }
 
 /// Goods coming back, and the money refunded for them.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Return {
     /// The shop's reference for the return or refund.
@@ -171,6 +180,7 @@ impl Validate for Return {
     }
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TransferLine {
     pub sku: String,
@@ -179,6 +189,7 @@ pub struct TransferLine {
 }
 
 /// Goods moved between two warehouses (e.g. web store → showroom for a pickup order).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StockTransfer {
     /// Kontor's reference; the ERP document carries it so a retry finds the first one.

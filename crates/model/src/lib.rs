@@ -8,6 +8,8 @@
 pub mod catalogue;
 pub mod documents;
 pub mod money;
+#[cfg(feature = "openapi")]
+mod openapi;
 pub mod order;
 pub mod party;
 pub mod pricing;

@@ -112,6 +112,7 @@ impl<'de> Deserialize<'de> for Currency {
 }
 
 /// An exact amount in one currency. On the wire: `{"amount": "12.30", "currency": "PLN"}`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Money {
     #[serde(with = "rust_decimal::serde::str")]

@@ -12,6 +12,7 @@ use crate::party::{Address, Email, VatId};
 use crate::validate::{Validate, Validator};
 
 /// A tax rate in percent (`23` means 23 %).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct TaxRate(#[serde(with = "rust_decimal::serde::str")] pub Decimal);
@@ -37,6 +38,7 @@ impl fmt::Display for TaxRate {
 }
 
 /// Where an order is in its life, in Kontor's words; each system's statuses map to these.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum OrderStatus {
@@ -54,6 +56,7 @@ pub enum OrderStatus {
     Refunded,
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum PaymentState {
@@ -79,6 +82,7 @@ impl PaymentState {
 }
 
 /// Which sales document the customer asked for.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RequestedDocument {
@@ -90,6 +94,7 @@ pub enum RequestedDocument {
 }
 
 /// How the goods reach the customer.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum DeliveryMethod {
@@ -129,6 +134,7 @@ impl DeliveryMethod {
 }
 
 /// The buyer as the shop recorded them on the order.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct OrderCustomer {
     /// The shop's customer id; `None` for a guest checkout.
@@ -145,6 +151,7 @@ pub struct OrderCustomer {
     pub vat_id: Option<VatId>,
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct OrderLine {
     /// The shop's id for the line.
@@ -170,6 +177,7 @@ impl OrderLine {
 }
 
 /// Shipping charged to the customer.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ShippingCharge {
     pub method: String,
@@ -178,6 +186,7 @@ pub struct ShippingCharge {
 }
 
 /// A discount on the whole order (a voucher or cart rule), in the order's gross/net basis.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Discount {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -189,6 +198,7 @@ pub struct Discount {
 }
 
 /// Totals as the shop computed them: what the customer pays.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct OrderTotals {
     /// Gross total, including tax and shipping, after discounts.
@@ -197,6 +207,7 @@ pub struct OrderTotals {
 }
 
 /// An order placed in a shop.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Order {
     /// The shop's id for the order.
@@ -240,6 +251,7 @@ pub struct Order {
 }
 
 /// Net, tax and gross for one tax rate.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TaxBreakdown {
     pub rate: TaxRate,

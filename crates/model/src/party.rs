@@ -160,6 +160,7 @@ impl fmt::Display for CountryCode {
 }
 
 /// A postal address.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Address {
     /// The person's full name.
@@ -188,6 +189,7 @@ impl Validate for Address {
 }
 
 /// Whether a customer is a consumer or a business.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum CustomerKind {
@@ -200,6 +202,7 @@ pub enum CustomerKind {
 }
 
 /// When invoices fall due.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PaymentTerms {
     /// The ERP's name or code for the terms (e.g. `14 days`).
@@ -208,6 +211,7 @@ pub struct PaymentTerms {
 }
 
 /// A customer as the ERP keeps it (and B2B shops show it).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Customer {
     /// The customer's reference in the system it came from.

@@ -9,6 +9,7 @@ use crate::money::Money;
 use crate::validate::{Validate, Validator};
 
 /// Who a price applies to.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(tag = "scope", content = "id", rename_all = "snake_case")]
 pub enum PriceScope {
@@ -22,6 +23,7 @@ pub enum PriceScope {
     Customer(String),
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum PriceKind {
@@ -32,6 +34,7 @@ pub enum PriceKind {
 }
 
 /// One price of one variant.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Price {
     pub sku: String,

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::validate::{Validate, Validator};
 
 /// Stock of one SKU in one ERP warehouse.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StockLevel {
     pub sku: String,
@@ -22,6 +23,7 @@ pub struct StockLevel {
     pub incoming: Vec<IncomingStock>,
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct IncomingStock {
     #[serde(with = "rust_decimal::serde::str")]

@@ -3,6 +3,7 @@
 use std::fmt;
 
 /// One problem with one field.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ValidationError {
     /// Path to the field, e.g. `shipping_address.country` or `lines[0].sku`.
@@ -17,6 +18,7 @@ impl fmt::Display for ValidationError {
 }
 
 /// All problems found in one record (never empty).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ValidationErrors(pub Vec<ValidationError>);
 

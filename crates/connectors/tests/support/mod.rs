@@ -25,6 +25,7 @@ pub fn build(toml: &str, data_dir: &Path) -> Arc<dyn Connector> {
             connection: "shop",
             data_dir,
             memory: &MemoryRegistry::default(),
+            inbox: None,
         })
         .expect("builds")
 }

@@ -93,6 +93,7 @@ impl NewJob {
     }
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum JobState {
@@ -148,6 +149,7 @@ impl std::fmt::Display for JobState {
 }
 
 /// One failed attempt, as kept in the job's history.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct JobErrorRecord {
     pub attempt: u32,
@@ -162,6 +164,7 @@ pub struct JobErrorRecord {
 }
 
 /// A job as stored.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Job {
     pub id: i64,
@@ -245,6 +248,7 @@ pub struct JobFilter {
 }
 
 /// Number of jobs per tenant, kind and state.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct QueueCount {
     pub tenant: String,

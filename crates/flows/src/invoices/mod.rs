@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use kontor_connector::{InvoiceSink, InvoiceSource};
-use kontor_engine::{Effects, JobContext, JobError, JobHandler, NewJob, Store};
+use kontor_engine::{Effects, EntityRecord, JobContext, JobError, JobHandler, NewJob, Store};
 use kontor_model::Invoice;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -77,11 +77,25 @@ impl InvoicesFlow {
         ))
     }
 
-    /// `invoices.attach`: one invoice onto its shop order.
+    /// `invoices.attach`: one invoice onto its shop order. The invoice is kept as
+    /// synced state either way (the API serves its PDF by number).
     pub(crate) async fn attach(&self, ctx: &JobContext) -> Result<Effects, JobError> {
         let job: AttachInvoice =
             serde_json::from_value(ctx.job.payload.clone()).map_err(bad_payload)?;
-        let invoice = job.invoice;
+        let record = EntityRecord::new(
+            &self.ctx.tenant,
+            kinds::ERP_INVOICE,
+            &job.invoice.number,
+            json!(job.invoice),
+        );
+        Ok(self.attach_invoice(ctx, job.invoice).await?.entity(record))
+    }
+
+    async fn attach_invoice(
+        &self,
+        ctx: &JobContext,
+        invoice: Invoice,
+    ) -> Result<Effects, JobError> {
         let Some((_, order_id)) = order_by_number(
             &ctx.store,
             &self.ctx.tenant,

@@ -19,7 +19,8 @@ use kontor_flows::{ConfigProblem, ConnectionInfo, FlowConfig, Mappings, check_fl
 use serde::{Deserialize, Serialize};
 
 pub use settings::{
-    LogFormat, LogSettings, RetrySettings, RunnerSettings, ServerSettings, StoreSettings,
+    AuthSettings, LogFormat, LogSettings, RetrySettings, RunnerSettings, ServerSettings,
+    StoreSettings,
 };
 
 /// One tenant: a merchant, with their systems and flows.

@@ -43,6 +43,8 @@ pub struct ServerSettings {
     pub enabled: bool,
     /// Address for health, metrics and the API.
     pub listen: SocketAddr,
+    /// Who may call the API.
+    pub auth: AuthSettings,
 }
 
 impl Default for ServerSettings {
@@ -50,8 +52,29 @@ impl Default for ServerSettings {
         ServerSettings {
             enabled: true,
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            auth: AuthSettings::default(),
         }
     }
+}
+
+/// Who may call the API: people with a token from an OIDC issuer, machines with an API
+/// key (`kontor keys create`), and, only if asked for, anyone on this machine.
+///
+/// ```toml
+/// [server.auth.oidc]
+/// issuer = "https://login.microsoftonline.com/<tenant id>/v2.0"
+/// audience = "api://kontor"
+/// tenant_groups = { "<group object id>" = ["acme"], "Kontor.AllTenants" = ["*"] }
+/// ```
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthSettings {
+    /// Requests without credentials from a loopback address act as an admin of every
+    /// tenant (the demo, a single-user laptop). Never behind a reverse proxy on the same
+    /// machine: every request would come from loopback.
+    pub local_trust: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub oidc: Option<crate::server::auth::OidcConfig>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -161,6 +184,14 @@ impl super::ConfigFile {
                 "runner.retry.initial_delay",
                 "must not exceed max_delay",
             ));
+        }
+        if let Some(oidc) = &self.server.auth.oidc {
+            for (key, message) in oidc.problems() {
+                problems.push(ConfigProblem::new(
+                    format!("server.auth.oidc.{key}"),
+                    message,
+                ));
+            }
         }
         if tracing_subscriber::EnvFilter::try_new(&self.log.level).is_err() {
             problems.push(ConfigProblem::new(

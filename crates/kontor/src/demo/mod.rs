@@ -90,7 +90,9 @@ pub async fn run(args: &DemoArgs) -> anyhow::Result<u8> {
     );
     if let Some(listener) = &listener {
         let addr = listener.local_addr()?;
-        println!("HTTP: http://{addr}/api/v1/status · http://{addr}/metrics");
+        println!(
+            "HTTP: http://{addr}/api/v1/status · API docs http://{addr}/api/docs · http://{addr}/metrics"
+        );
     }
     println!(
         "Inspect meanwhile: kontor --config {} status   (Ctrl-C stops)\n",

@@ -60,7 +60,20 @@ fn refuse(status: StatusCode, code: &str, message: String) -> Response {
         .into_response()
 }
 
-pub(super) async fn receive(
+/// A delivery from a shop or ERP: the connection's connector checks its signature and
+/// says what changed; the jobs a poll would make are queued and the answer is immediate.
+#[utoipa::path(post, path = "/hooks/{tenant}/{connection}", tag = "webhooks", security(()),
+    params(
+        ("tenant" = String, Path, description = "Tenant id"),
+        ("connection" = String, Path, description = "The connection the delivery comes from"),
+    ),
+    request_body(content = String, description = "The platform's own payload, signed its way", content_type = "application/json"),
+    responses(
+        (status = 200, description = "Queued (or a repeat: `duplicate: true`)"),
+        (status = 401, description = "Missing or wrong signature", body = super::api::ErrorBody),
+        (status = 404, description = "No such connection, or it takes no webhooks", body = super::api::ErrorBody),
+    ))]
+pub(crate) async fn receive(
     State(state): State<ServerState>,
     Path((tenant, connection)): Path<(String, String)>,
     headers: HeaderMap,

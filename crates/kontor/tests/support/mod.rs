@@ -2,6 +2,8 @@
 //! in journal files, and the `kontor` binary to run against them.
 #![allow(dead_code)]
 
+pub mod issuer;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 

@@ -2,8 +2,10 @@
 //! configuration alone) and the roles they carry.
 
 pub mod oidc;
+pub mod principal;
 
 pub use oidc::{OidcConfig, OidcVerifier, TokenError, VerifiedToken};
+pub use principal::{Authenticator, Principal, Tenants, mint_key};
 
 /// What a caller may do. Roles are cumulative: an operator may do what a viewer may.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -33,6 +35,15 @@ impl Role {
             "viewer" => Some(Role::Viewer),
             "shop" | "shop_integration" | "shopintegration" => Some(Role::ShopIntegration),
             _ => None,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Role::ShopIntegration => "shop",
+            Role::Viewer => "viewer",
+            Role::Operator => "operator",
+            Role::Admin => "admin",
         }
     }
 

@@ -36,6 +36,14 @@ pub struct OidcConfig {
     /// The claim holding the caller's roles (Entra ID: app roles in `roles`).
     #[serde(default = "default_roles_claim")]
     pub roles_claim: String,
+    /// The claim naming the tenants the caller acts for (Entra ID: `groups`, or app
+    /// roles in `roles`).
+    #[serde(default = "default_tenants_claim")]
+    pub tenants_claim: String,
+    /// Values of the tenants claim → tenant ids (`"*"`: every tenant). A value not
+    /// listed here is taken as a tenant id itself.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub tenant_groups: std::collections::BTreeMap<String, Vec<String>>,
     /// Clock difference tolerated on `exp` and `nbf`.
     #[serde(default = "default_leeway", with = "humantime_serde")]
     pub leeway: Duration,
@@ -62,6 +70,10 @@ fn one_or_many<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D:
 
 fn default_roles_claim() -> String {
     "roles".into()
+}
+
+fn default_tenants_claim() -> String {
+    "groups".into()
 }
 
 fn default_leeway() -> Duration {
@@ -140,6 +152,8 @@ pub struct VerifiedToken {
     pub subject: String,
     /// The roles claim's values.
     pub roles: Vec<String>,
+    /// The tenants the caller acts for, from the tenants claim (`*`: every tenant).
+    pub tenants: Vec<String>,
     /// All claims, for tenant or group mapping.
     pub claims: Value,
 }
@@ -206,18 +220,18 @@ impl OidcVerifier {
         })?;
         let claims = data.claims;
         let subject = claims["sub"].as_str().unwrap_or_default().to_owned();
-        let roles = match &claims[self.config.roles_claim.as_str()] {
-            Value::String(one) => one.split_whitespace().map(str::to_owned).collect(),
-            Value::Array(many) => many
-                .iter()
-                .filter_map(Value::as_str)
-                .map(str::to_owned)
-                .collect(),
-            _ => Vec::new(),
-        };
+        let roles = strings(&claims[self.config.roles_claim.as_str()]);
+        let tenants = strings(&claims[self.config.tenants_claim.as_str()])
+            .into_iter()
+            .flat_map(|value| match self.config.tenant_groups.get(&value) {
+                Some(tenants) => tenants.clone(),
+                None => vec![value],
+            })
+            .collect();
         Ok(VerifiedToken {
             subject,
             roles,
+            tenants,
             claims,
         })
     }
@@ -302,5 +316,18 @@ impl OidcVerifier {
             .json()
             .await
             .map_err(|e| TokenError::KeysUnavailable(format!("{url}: {e}")))
+    }
+}
+
+/// A claim's values: a list of strings, or one space-separated string (`scp` style).
+fn strings(claim: &Value) -> Vec<String> {
+    match claim {
+        Value::String(one) => one.split_whitespace().map(str::to_owned).collect(),
+        Value::Array(many) => many
+            .iter()
+            .filter_map(Value::as_str)
+            .map(str::to_owned)
+            .collect(),
+        _ => Vec::new(),
     }
 }

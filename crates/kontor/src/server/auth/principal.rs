@@ -1,0 +1,245 @@
+//! Who a request comes from, and what they may touch. Every API request is made by a
+//! principal: a person with an OIDC token, a machine with an API key, or — only with
+//! `local_trust` — someone on this machine. Each route asks for a role and a tenant;
+//! nothing is served across tenants.
+
+use std::collections::BTreeSet;
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use axum::http::{HeaderMap, header};
+use kontor_engine::Store;
+use sha2::{Digest, Sha256};
+
+use super::Role;
+use super::oidc::{OidcVerifier, TokenError};
+use crate::server::error::ApiError;
+
+/// The tenants a principal acts for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Tenants {
+    All,
+    Only(BTreeSet<String>),
+}
+
+impl Tenants {
+    pub fn contains(&self, tenant: &str) -> bool {
+        match self {
+            Tenants::All => true,
+            Tenants::Only(tenants) => tenants.contains(tenant),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    /// Who: the token's subject, `key:<id>`, or `local`.
+    pub subject: String,
+    pub role: Role,
+    pub tenants: Tenants,
+}
+
+impl Principal {
+    /// Allowed when the principal acts for `tenant` with at least `role`. A tenant it
+    /// does not act for reads as not found, so tenants cannot be probed.
+    pub fn may(&self, role: Role, tenant: &str) -> Result<(), ApiError> {
+        if !self.tenants.contains(tenant) {
+            return Err(ApiError::not_found(format!("tenant `{tenant}`")));
+        }
+        self.has(role)
+    }
+
+    /// Allowed when the principal has at least `role` (for what is not one tenant's).
+    pub fn has(&self, role: Role) -> Result<(), ApiError> {
+        if self.role >= role
+            && (role == Role::ShopIntegration || self.role != Role::ShopIntegration)
+        {
+            Ok(())
+        } else {
+            Err(ApiError::forbidden(format!(
+                "this needs the {} role; {} has {}",
+                role.name(),
+                self.subject,
+                self.role.name()
+            )))
+        }
+    }
+}
+
+/// The prefix of Kontor's API keys: `kontor_<id>_<secret>`.
+pub const KEY_PREFIX: &str = "kontor_";
+
+/// A new API key's parts: the id (stored), the secret's hash (stored) and the whole
+/// key (shown once).
+pub struct MintedKey {
+    pub id: String,
+    pub secret_hash: String,
+    pub key: String,
+}
+
+/// Makes a key: an id and a 244-bit secret from the operating system's random source.
+pub fn mint_key() -> MintedKey {
+    let id = uuid::Uuid::new_v4().simple().to_string()[..12].to_owned();
+    let secret = format!(
+        "{}{}",
+        uuid::Uuid::new_v4().simple(),
+        uuid::Uuid::new_v4().simple()
+    );
+    MintedKey {
+        secret_hash: hash_secret(&secret),
+        key: format!("{KEY_PREFIX}{id}_{secret}"),
+        id,
+    }
+}
+
+fn hash_secret(secret: &str) -> String {
+    hex::encode(Sha256::digest(secret.as_bytes()))
+}
+
+/// Equal without telling, by its timing, how much of it was equal.
+fn same(a: &str, b: &str) -> bool {
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
+}
+
+/// Turns a request's credentials into a principal.
+pub struct Authenticator {
+    pub store: Store,
+    pub oidc: Option<Arc<OidcVerifier>>,
+    pub local_trust: bool,
+}
+
+impl Authenticator {
+    pub async fn authenticate(
+        &self,
+        headers: &HeaderMap,
+        peer: Option<IpAddr>,
+    ) -> Result<Principal, ApiError> {
+        let Some(authorization) = headers.get(header::AUTHORIZATION) else {
+            if self.local_trust && peer.is_some_and(|ip| ip.is_loopback()) {
+                return Ok(Principal {
+                    subject: "local".into(),
+                    role: Role::Admin,
+                    tenants: Tenants::All,
+                });
+            }
+            return Err(ApiError::unauthenticated(
+                "unauthenticated",
+                "send `Authorization: Bearer <token or API key>`",
+            ));
+        };
+        let token = authorization
+            .to_str()
+            .ok()
+            .and_then(|v| {
+                v.strip_prefix("Bearer ")
+                    .or_else(|| v.strip_prefix("bearer "))
+            })
+            .map(str::trim)
+            .ok_or_else(|| {
+                ApiError::unauthenticated(
+                    "invalid_token",
+                    "the Authorization header is not `Bearer …`",
+                )
+            })?;
+        match token.strip_prefix(KEY_PREFIX) {
+            Some(key) => self.api_key(key).await,
+            None => self.oidc_token(token).await,
+        }
+    }
+
+    async fn api_key(&self, key: &str) -> Result<Principal, ApiError> {
+        let refused = || ApiError::unauthenticated("invalid_token", "unknown or revoked API key");
+        let (id, secret) = key.split_once('_').ok_or_else(refused)?;
+        let (record, hash) = self.store.live_api_key(id).await?.ok_or_else(refused)?;
+        if !same(&hash, &hash_secret(secret)) {
+            return Err(refused());
+        }
+        let role = Role::from_claim(&record.role).ok_or_else(refused)?;
+        Ok(Principal {
+            subject: format!("key:{}", record.id),
+            role,
+            tenants: Tenants::Only(BTreeSet::from([record.tenant])),
+        })
+    }
+
+    async fn oidc_token(&self, token: &str) -> Result<Principal, ApiError> {
+        let oidc = self.oidc.as_ref().ok_or_else(|| {
+            ApiError::unauthenticated(
+                "invalid_token",
+                "no OIDC issuer is configured; use an API key",
+            )
+        })?;
+        let verified = oidc.verify(token).await.map_err(|error| match error {
+            TokenError::KeysUnavailable(_) => {
+                tracing::warn!(message = "Cannot check a token: the issuer's keys are out of reach.", %error);
+                ApiError::unavailable("issuer_unavailable", error.to_string())
+            }
+            other => {
+                tracing::info!(message = "A token was refused.", reason = %other);
+                ApiError::unauthenticated("invalid_token", other.to_string())
+            }
+        })?;
+        let role = Role::strongest(verified.roles.iter().map(String::as_str)).ok_or_else(|| {
+            ApiError::forbidden(format!("{} has no Kontor role", verified.subject))
+        })?;
+        let tenants = if verified.tenants.iter().any(|t| t == "*") {
+            Tenants::All
+        } else {
+            Tenants::Only(verified.tenants.into_iter().collect())
+        };
+        Ok(Principal {
+            subject: verified.subject,
+            role,
+            tenants,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_unique_and_only_their_hash_is_kept() {
+        let a = mint_key();
+        let b = mint_key();
+        assert_ne!(a.key, b.key);
+        assert!(a.key.starts_with(&format!("{KEY_PREFIX}{}_", a.id)));
+        assert!(!a.key.contains(&a.secret_hash));
+        let secret = a.key.rsplit('_').next().unwrap_or_default();
+        assert_eq!(secret.len(), 64);
+        assert!(same(&hash_secret(secret), &a.secret_hash));
+        assert!(!same(&hash_secret(secret), &b.secret_hash));
+    }
+
+    #[test]
+    fn roles_are_cumulative_but_a_shop_key_is_not_an_operator() {
+        let principal = |role| Principal {
+            subject: "t".into(),
+            role,
+            tenants: Tenants::Only(BTreeSet::from(["acme".to_owned()])),
+        };
+        assert!(principal(Role::Admin).may(Role::Operator, "acme").is_ok());
+        assert!(principal(Role::Viewer).may(Role::Operator, "acme").is_err());
+        assert!(
+            principal(Role::Viewer)
+                .may(Role::ShopIntegration, "acme")
+                .is_ok()
+        );
+        assert!(
+            principal(Role::ShopIntegration)
+                .may(Role::Viewer, "acme")
+                .is_err()
+        );
+        assert_eq!(
+            principal(Role::Admin)
+                .may(Role::Viewer, "beta")
+                .map_err(|e| e.code),
+            Err("not_found")
+        );
+    }
+}

@@ -1,0 +1,80 @@
+//! API errors: an HTTP status and `{"error": {"code", "message", "field"}}`, the code
+//! stable for programs, the message for people.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Json, Response};
+use serde_json::json;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+    pub field: Option<String>,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+            field: None,
+        }
+    }
+
+    pub fn with_field(mut self, field: impl Into<String>) -> ApiError {
+        self.field = Some(field.into());
+        self
+    }
+
+    pub fn bad_request(code: &'static str, field: &str, message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::BAD_REQUEST, code, message).with_field(field)
+    }
+
+    pub fn unauthenticated(code: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::UNAUTHORIZED, code, message)
+    }
+
+    pub fn forbidden(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::FORBIDDEN, "forbidden", message)
+    }
+
+    pub fn not_found(what: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::NOT_FOUND, "not_found", what)
+    }
+
+    pub fn unavailable(code: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, code, message)
+    }
+}
+
+impl From<kontor_engine::StoreError> for ApiError {
+    fn from(error: kontor_engine::StoreError) -> ApiError {
+        use kontor_engine::StoreError;
+        match error {
+            StoreError::JobNotFound { job_id } => ApiError::not_found(format!("job {job_id}")),
+            StoreError::WrongJobState { .. } => {
+                ApiError::new(StatusCode::CONFLICT, "wrong_state", error.to_string())
+            }
+            other => ApiError::unavailable("store_unavailable", other.to_string()),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut body = json!({ "code": self.code, "message": self.message });
+        if let Some(field) = &self.field {
+            body["field"] = json!(field);
+        }
+        let mut response = (self.status, Json(json!({ "error": body }))).into_response();
+        if self.status == StatusCode::UNAUTHORIZED {
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"kontor\""),
+            );
+        }
+        response
+    }
+}
