@@ -260,3 +260,52 @@ fn reports_come_as_tables_csv_and_json_and_bind_writes_only_when_accepted() {
         serde_json::from_slice(&ws.kontor(&["bind", "--accept", "--json"]).stdout).unwrap();
     assert_eq!(accepted["accepted"], true);
 }
+
+#[test]
+fn an_api_key_is_shown_once_listed_without_its_secret_and_revoked() {
+    let ws = Workspace::new(MEMORY_CONFIG);
+    assert!(ws.kontor(&["config", "apply"]).status.success());
+    let refused = ws.kontor(&[
+        "keys", "create", "--tenant", "acme", "--role", "boss", "--name", "x",
+    ]);
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(text(&refused.stderr).contains("--role `boss`"));
+    let refused = ws.kontor(&[
+        "keys", "create", "--tenant", "nobody", "--role", "shop", "--name", "x",
+    ]);
+    assert_eq!(refused.status.code(), Some(2));
+
+    let made = ws.kontor(&[
+        "keys",
+        "create",
+        "--tenant",
+        "acme",
+        "--role",
+        "shop",
+        "--name",
+        "b2b portal",
+    ]);
+    assert!(made.status.success(), "{}", text(&made.stderr));
+    let key = text(&made.stdout).trim().to_owned();
+    let (id, secret) = key
+        .strip_prefix("kontor_")
+        .and_then(|rest| rest.split_once('_'))
+        .unwrap();
+    let listed = text(&ws.kontor(&["keys", "list", "--tenant", "acme"]).stdout);
+    assert!(
+        listed.contains(id) && listed.contains("b2b portal") && listed.contains("shop"),
+        "{listed}"
+    );
+    assert!(!listed.contains(secret), "the secret is never shown again");
+
+    assert!(
+        ws.kontor(&["keys", "revoke", "--tenant", "acme", id])
+            .status
+            .success()
+    );
+    let again = ws.kontor(&["keys", "revoke", "--tenant", "acme", id]);
+    assert_eq!(again.status.code(), Some(1));
+    let listed: serde_json::Value =
+        serde_json::from_slice(&ws.kontor(&["keys", "list", "--json"]).stdout).unwrap();
+    assert!(listed[0]["revoked_at"].is_string(), "{listed}");
+}

@@ -3,6 +3,7 @@
 mod bind;
 mod config_cmd;
 mod jobs;
+mod keys;
 mod links;
 mod report;
 mod run;
@@ -62,6 +63,9 @@ pub enum Command {
     /// Reports from synced data.
     #[command(subcommand)]
     Report(report::ReportCommand),
+    /// API keys for machines: create (shown once), list, revoke.
+    #[command(subcommand)]
+    Keys(keys::KeysCommand),
     /// Go-live: match records that already exist on both sides, and link them.
     Bind(bind::BindArgs),
     /// Run Kontor on an embedded store with a demo shop and ERP.
@@ -86,6 +90,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Config(command) => config_cmd::config(&cli.config, config, command).await,
         Command::Report(command) => report::report(config, command).await,
         Command::Bind(args) => bind::bind(config, args).await,
+        Command::Keys(command) => keys::keys(config, command).await,
         Command::Demo(_) => Ok(0),
     }
 }
