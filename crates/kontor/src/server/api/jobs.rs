@@ -215,16 +215,18 @@ pub(super) async fn edit_and_retry_job(
     Ok(Json(job))
 }
 
-/// A body that did not parse, as a structured error naming the field when serde does
-/// (`missing field `reason``, `unknown field `x``).
+/// A body that did not parse, as a structured error naming the field when serde does.
 pub(super) fn body<T>(request: Result<Json<T>, JsonRejection>) -> Result<Json<T>, ApiError> {
-    request.map_err(|rejection| {
-        let message = rejection.body_text();
-        let field = message
-            .split_once("field `")
-            .and_then(|(_, rest)| rest.split_once('`'))
-            .map_or("body", |(name, _)| name)
-            .to_owned();
-        ApiError::bad_request("invalid_body", "body", message).with_field(field)
-    })
+    request.map_err(|rejection| invalid_body(rejection.body_text()))
+}
+
+/// An `invalid_body` error for serde's message, with the field it names
+/// (`missing field `reason``, `unknown field `x``), else `body`.
+pub(super) fn invalid_body(message: String) -> ApiError {
+    let field = message
+        .split_once("field `")
+        .and_then(|(_, rest)| rest.split_once('`'))
+        .map_or("body", |(name, _)| name)
+        .to_owned();
+    ApiError::bad_request("invalid_body", "body", message).with_field(field)
 }

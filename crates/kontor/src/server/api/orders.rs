@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::Caller;
-use super::jobs::body;
+use super::jobs::{body, invalid_body};
 use super::tenant::query;
 use crate::app::LiveTenant;
 use crate::server::ServerState;
@@ -94,15 +94,8 @@ pub(super) async fn submit_order(
         })?
         .to_owned();
     let Json(raw) = body(order)?;
-    let order: Order = serde_json::from_value(raw.clone()).map_err(|e| {
-        let message = e.to_string();
-        let field = message
-            .split_once("field `")
-            .and_then(|(_, rest)| rest.split_once('`'))
-            .map_or("body", |(name, _)| name)
-            .to_owned();
-        ApiError::bad_request("invalid_body", "body", message).with_field(field)
-    })?;
+    let order: Order =
+        serde_json::from_value(raw.clone()).map_err(|e| invalid_body(e.to_string()))?;
     if let Err(errors) = order.validate() {
         let first = errors.0.first();
         return Err(ApiError::bad_request(
