@@ -1,5 +1,6 @@
-//! Secrets in configuration: given by reference (an environment variable or a file) or,
-//! discouraged, inline. Resolved when a connection is built; never printed.
+//! Secrets in configuration: given by reference (an environment variable or a file) or
+//! inline. Inline secrets are sealed (encrypted) before the configuration is stored, and
+//! opened by Kontor, which holds the key, before a connection is built; never printed.
 
 use std::fmt;
 use std::path::PathBuf;
@@ -7,13 +8,16 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 /// Where a secret comes from. In TOML: `password = { env = "TRYTON_PASSWORD" }`,
-/// `{ file = "/run/secrets/tryton" }`, or `{ value = "…" }`.
+/// `{ file = "/run/secrets/tryton" }`, or `{ value = "…" }`; as stored,
+/// `{ sealed = "kontor-sealed:v1:…" }`.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum Secret {
     Env(String),
     File(PathBuf),
     Value(String),
+    /// An inline value encrypted with Kontor's secrets key; opened before use.
+    Sealed(String),
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -28,6 +32,8 @@ pub enum SecretError {
     },
     #[error("the secret is empty")]
     Empty,
+    #[error("the secret is sealed; Kontor opens it with its secrets key (store.secrets.key)")]
+    Sealed,
 }
 
 impl Secret {
@@ -45,6 +51,7 @@ impl Secret {
                 .trim_end_matches(['\r', '\n'])
                 .to_owned(),
             Secret::Value(value) => value.clone(),
+            Secret::Sealed(_) => return Err(SecretError::Sealed),
         };
         if value.is_empty() {
             return Err(SecretError::Empty);
@@ -59,6 +66,7 @@ impl fmt::Debug for Secret {
             Secret::Env(name) => write!(f, "Secret(env {name})"),
             Secret::File(path) => write!(f, "Secret(file {})", path.display()),
             Secret::Value(_) => f.write_str("Secret(inline, redacted)"),
+            Secret::Sealed(_) => f.write_str("Secret(sealed)"),
         }
     }
 }

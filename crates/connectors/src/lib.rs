@@ -75,6 +75,42 @@ impl ConnectionConfig {
         }
     }
 
+    /// The connection's secrets, by key (to seal them for the store, and open them).
+    pub fn secrets_mut(&mut self) -> Vec<(&'static str, &mut kontor_connector::Secret)> {
+        match self {
+            ConnectionConfig::Memory(_) | ConnectionConfig::Api(_) => Vec::new(),
+            ConnectionConfig::Tryton(config) => vec![("password", &mut config.password)],
+            ConnectionConfig::Vendure(config) => {
+                let mut secrets = vec![("password", &mut config.password)];
+                secrets.extend(
+                    config
+                        .webhook_secret
+                        .as_mut()
+                        .map(|s| ("webhook_secret", s)),
+                );
+                secrets
+            }
+            ConnectionConfig::WooCommerce(config) => {
+                let mut secrets = vec![
+                    ("consumer_key", &mut config.consumer_key),
+                    ("consumer_secret", &mut config.consumer_secret),
+                ];
+                secrets.extend(
+                    config
+                        .webhook_secret
+                        .as_mut()
+                        .map(|s| ("webhook_secret", s)),
+                );
+                secrets
+            }
+            ConnectionConfig::Shopify(config) => {
+                let mut secrets = vec![("access_token", &mut config.access_token)];
+                secrets.extend(config.client_secret.as_mut().map(|s| ("client_secret", s)));
+                secrets
+            }
+        }
+    }
+
     /// What a connection of this configuration can do, known without connecting.
     pub fn capabilities(&self) -> Capabilities {
         match self {

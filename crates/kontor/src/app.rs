@@ -13,6 +13,7 @@ use kontor_flows::{BuiltFlow, ConfigProblem, Flow, build_flows, handler_registry
 use tokio::net::TcpListener;
 
 use crate::config::{ConfigError, ConfigFile, TenantConfig};
+use crate::secrets::{Keyring, open_tenant, seal_tenant};
 
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
@@ -37,6 +38,8 @@ pub enum AppError {
     },
     #[error("{0}")]
     Job(kontor_engine::JobError),
+    #[error(transparent)]
+    Secrets(#[from] crate::secrets::SecretsError),
 }
 
 impl AppError {
@@ -44,6 +47,7 @@ impl AppError {
     pub fn exit_code(&self) -> u8 {
         match self {
             AppError::Config(_)
+            | AppError::Secrets(_)
             | AppError::Tenant { .. }
             | AppError::UnknownFlow { .. }
             | AppError::AmbiguousFlow { .. } => 2,
@@ -69,6 +73,8 @@ pub struct App {
     pub memory: MemoryRegistry,
     /// Orders submitted through the API, read by `api` connections.
     inbox: Arc<dyn kontor_connectors::inbox::OrderInbox>,
+    /// Opens the connections' sealed secrets.
+    keyring: Keyring,
 }
 
 /// What `config apply` did to one tenant.
@@ -87,16 +93,27 @@ pub async fn apply_config(
     config: &ConfigFile,
     prune: bool,
 ) -> Result<Vec<AppliedTenant>, AppError> {
-    let existing: BTreeMap<String, i64> = store
-        .tenant_configs()
-        .await?
-        .into_iter()
-        .map(|t| (t.tenant, t.revision))
+    let keyring = Keyring::from_settings(&config.store.secrets)?;
+    let stored = store.tenant_configs().await?;
+    let existing: BTreeMap<String, i64> = stored
+        .iter()
+        .map(|t| (t.tenant.clone(), t.revision))
         .collect();
     let mut applied = Vec::new();
     for (id, tenant) in &config.tenants {
+        let before = stored
+            .iter()
+            .find(|t| &t.tenant == id)
+            .and_then(|t| TenantConfig::from_document(id, t.document.clone()).ok());
+        let mut sealed = tenant.clone();
+        seal_tenant(id, &mut sealed, &keyring, before.as_ref()).map_err(|problems| {
+            AppError::Tenant {
+                tenant: id.clone(),
+                problems: strip_prefix(id, problems),
+            }
+        })?;
         let revision = store
-            .put_tenant_config(id, &tenant.to_document(), None)
+            .put_tenant_config(id, &sealed.to_document(), None)
             .await?;
         let change = match existing.get(id) {
             None => "created",
@@ -127,6 +144,7 @@ impl App {
     /// Opens the store and builds every tenant it configures. On a store with no
     /// configuration yet, the file's tenants are applied first.
     pub async fn open(config: ConfigFile, memory: MemoryRegistry) -> Result<App, AppError> {
+        let keyring = Keyring::from_settings(&config.store.secrets)?;
         let store = Store::open_with(config.store_options(), Arc::new(SystemClock)).await?;
         let mut stored = store.tenant_configs().await?;
         if stored.is_empty() && !config.tenants.is_empty() {
@@ -144,6 +162,7 @@ impl App {
             broken: BTreeMap::new(),
             memory,
             inbox: crate::server::api::StoreInbox::shared(store.clone()),
+            keyring,
         };
         for record in stored {
             match app.build_tenant(&record.tenant, record.document, record.revision) {
@@ -165,7 +184,11 @@ impl App {
         document: serde_json::Value,
         revision: i64,
     ) -> Result<LiveTenant, AppError> {
-        let config = TenantConfig::from_document(id, document)?;
+        let mut config = TenantConfig::from_document(id, document)?;
+        open_tenant(id, &mut config, &self.keyring).map_err(|problems| AppError::Tenant {
+            tenant: id.to_owned(),
+            problems: strip_prefix(id, problems),
+        })?;
         let problems = config.problems(id);
         if !problems.is_empty() {
             return Err(AppError::Tenant {

@@ -6,6 +6,7 @@ pub mod cli;
 pub mod config;
 pub mod demo;
 pub mod output;
+pub mod secrets;
 pub mod server;
 pub mod status;
 pub mod telemetry;

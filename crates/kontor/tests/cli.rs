@@ -309,3 +309,138 @@ fn an_api_key_is_shown_once_listed_without_its_secret_and_revoked() {
         serde_json::from_slice(&ws.kontor(&["keys", "list", "--json"]).stdout).unwrap();
     assert!(listed[0]["revoked_at"].is_string(), "{listed}");
 }
+
+/// A WooCommerce shop whose keys are given inline, and a store key from a file.
+const SEALED_CONFIG: &str = r#"
+data_dir = "{dir}"
+
+[store]
+url = "sqlite://{dir}/kontor.db"
+
+[store.secrets]
+key = { file = "{dir}/key" }
+previous = [{ file = "{dir}/old-key" }]
+
+[server]
+enabled = false
+
+[tenants.acme.connections.shop]
+type = "woocommerce"
+url = "https://shop.example"
+consumer_key = { value = "ck_plain_consumer_key" }
+consumer_secret = { value = "cs_plain_consumer_secret" }
+
+[tenants.acme.connections.erp]
+type = "memory"
+
+[tenants.acme.flows.orders]
+from = "shop"
+to = "erp"
+"#;
+
+#[test]
+fn inline_secrets_are_stored_sealed_and_a_new_key_reseals_them() {
+    let without_keys = SEALED_CONFIG.replace(
+        "[store.secrets]\nkey = { file = \"{dir}/key\" }\nprevious = [{ file = \"{dir}/old-key\" }]\n",
+        "",
+    );
+    assert!(!without_keys.contains("store.secrets"));
+    let ws = Workspace::new(&without_keys);
+    let plain = ["ck_plain_consumer_key", "cs_plain_consumer_secret"];
+    let stored_bytes = || {
+        std::fs::read_dir(ws.dir.path())
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_name().to_string_lossy().starts_with("kontor.db"))
+            .flat_map(|e| std::fs::read(e.path()).unwrap())
+            .collect::<Vec<u8>>()
+    };
+    let contains = |haystack: &[u8], needle: &str| {
+        haystack
+            .windows(needle.len())
+            .any(|w| w == needle.as_bytes())
+    };
+
+    // No key: an inline secret is refused, by name, rather than stored in the clear.
+    let refused = ws.kontor(&["config", "apply"]);
+    assert_eq!(refused.status.code(), Some(2));
+    let stderr = text(&refused.stderr);
+    assert!(
+        stderr.contains("tenants.acme.connections.shop.consumer_key: an inline secret is kept in the store only sealed: set store.secrets.key"),
+        "{stderr}"
+    );
+    assert!(!contains(&stored_bytes(), plain[0]));
+
+    let first_key = text(&ws.kontor(&["secrets", "new-key"]).stdout)
+        .trim()
+        .to_owned();
+    std::fs::write(ws.path("key"), &first_key).unwrap();
+    let dir = ws.dir.path().display().to_string();
+    std::fs::write(
+        ws.config(),
+        SEALED_CONFIG
+            .replace("previous = [{ file = \"{dir}/old-key\" }]\n", "")
+            .replace("{dir}", &dir),
+    )
+    .unwrap();
+    let applied = ws.kontor(&["config", "apply"]);
+    assert!(applied.status.success(), "{}", text(&applied.stderr));
+    let bytes = stored_bytes();
+    for secret in plain {
+        assert!(
+            !contains(&bytes, secret),
+            "`{secret}` is in the store in the clear"
+        );
+    }
+    let exported = text(&ws.kontor(&["config", "export"]).stdout);
+    assert!(
+        exported.contains("sealed = \"kontor-sealed:v1:"),
+        "{exported}"
+    );
+    assert!(plain.iter().all(|s| !exported.contains(s)), "{exported}");
+    assert!(text(&ws.kontor(&["config", "apply"]).stdout).contains("acme: unchanged"));
+    let status = text(&ws.kontor(&["status", "--json"]).stdout);
+    assert!(
+        !status.contains("\"error\": \""),
+        "the tenant starts with its opened secrets: {status}"
+    );
+
+    // Rotation: the old key moves to `previous`; rotate reseals; then the old key can go.
+    std::fs::write(
+        ws.config(),
+        SEALED_CONFIG.replace("{dir}", &ws.dir.path().display().to_string()),
+    )
+    .unwrap();
+    std::fs::write(ws.path("old-key"), &first_key).unwrap();
+    let second_key = text(&ws.kontor(&["secrets", "new-key"]).stdout)
+        .trim()
+        .to_owned();
+    assert_ne!(first_key, second_key);
+    std::fs::write(ws.path("key"), &second_key).unwrap();
+    let rotated = ws.kontor(&["secrets", "rotate"]);
+    assert!(
+        text(&rotated.stdout).contains("acme: 2 secrets resealed"),
+        "{}{}",
+        text(&rotated.stdout),
+        text(&rotated.stderr)
+    );
+    assert!(text(&ws.kontor(&["secrets", "rotate"]).stdout).contains("acme: nothing to reseal"));
+    std::fs::write(ws.path("old-key"), second_key.as_bytes()).unwrap();
+    let status = text(&ws.kontor(&["status", "--json"]).stdout);
+    assert!(
+        !status.contains("\"error\": \""),
+        "opens with the new key alone: {status}"
+    );
+
+    // A store key that did not seal them opens nothing, and says which key is missing.
+    let stranger = text(&ws.kontor(&["secrets", "new-key"]).stdout)
+        .trim()
+        .to_owned();
+    std::fs::write(ws.path("key"), &stranger).unwrap();
+    std::fs::write(ws.path("old-key"), &stranger).unwrap();
+    let status = text(&ws.kontor(&["status", "--json"]).stdout);
+    assert!(
+        status.contains("connections.shop.consumer_key: sealed with key"),
+        "{status}"
+    );
+}

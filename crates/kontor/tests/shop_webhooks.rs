@@ -46,6 +46,13 @@ impl Kontor {
     ) -> Kontor {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("shop-ca.pem"), ca_pem).unwrap();
+        // The shop's keys are given inline: they are stored sealed under this key and
+        // opened to build the connection (the signatures checked below prove it).
+        std::fs::write(
+            dir.path().join("secrets.key"),
+            kontor::secrets::new_key().unwrap(),
+        )
+        .unwrap();
         let file = dir.path().join("kontor.toml");
         let config = format!(
             r#"
@@ -53,6 +60,7 @@ data_dir = "{dir}"
 
 [store]
 url = "sqlite://{dir}/kontor.db"
+secrets = {{ key = {{ file = "{dir}/secrets.key" }} }}
 
 [runner]
 workers = 4

@@ -7,6 +7,7 @@ mod keys;
 mod links;
 mod report;
 mod run;
+mod secrets;
 mod status;
 mod sync;
 
@@ -66,6 +67,9 @@ pub enum Command {
     /// API keys for machines: create (shown once), list, revoke.
     #[command(subcommand)]
     Keys(keys::KeysCommand),
+    /// The key that seals connections' inline secrets: make one, rotate to it.
+    #[command(subcommand)]
+    Secrets(secrets::SecretsCommand),
     /// Go-live: match records that already exist on both sides, and link them.
     Bind(bind::BindArgs),
     /// Run Kontor on an embedded store with a demo shop and ERP.
@@ -77,6 +81,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
     if let Command::Demo(args) = &cli.command {
         crate::telemetry::init_logs(cli.log_format.unwrap_or_default(), "warn");
         return crate::demo::run(args).await;
+    }
+    if let Command::Secrets(secrets::SecretsCommand::NewKey) = &cli.command {
+        // Needs no configuration: it is often the first step of writing one.
+        println!("{}", crate::secrets::new_key()?);
+        return Ok(0);
     }
     let config = ConfigFile::load(&cli.config)?;
     let format = cli.log_format.unwrap_or(config.log.format);
@@ -91,6 +100,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Report(command) => report::report(config, command).await,
         Command::Bind(args) => bind::bind(config, args).await,
         Command::Keys(command) => keys::keys(config, command).await,
+        Command::Secrets(command) => secrets::secrets(config, command).await,
         Command::Demo(_) => Ok(0),
     }
 }

@@ -19,8 +19,8 @@ use kontor_flows::{ConfigProblem, ConnectionInfo, FlowConfig, Mappings, check_fl
 use serde::{Deserialize, Serialize};
 
 pub use settings::{
-    AuthSettings, LogFormat, LogSettings, RetrySettings, RunnerSettings, ServerSettings,
-    StoreSettings,
+    AuthSettings, LogFormat, LogSettings, RetrySettings, RunnerSettings, SecretsSettings,
+    ServerSettings, StoreSettings,
 };
 
 /// One tenant: a merchant, with their systems and flows.

@@ -25,6 +25,9 @@ pub struct StoreSettings {
     /// PostgreSQL only: the schema for Kontor's tables.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub schema: Option<String>,
+    /// The key that seals inline secrets of connections in the store.
+    #[serde(skip_serializing_if = "SecretsSettings::is_empty")]
+    pub secrets: SecretsSettings,
 }
 
 impl Default for StoreSettings {
@@ -33,7 +36,35 @@ impl Default for StoreSettings {
             url: "sqlite://kontor.db".to_owned(),
             max_connections: 10,
             schema: None,
+            secrets: SecretsSettings::default(),
         }
+    }
+}
+
+/// Inline secrets of connections (`password = { value = "…" }`) are kept in the store
+/// sealed with AES-256-GCM under `key`: 32 random bytes, base64, from the environment
+/// or a file (`kontor secrets new-key` makes one). To rotate, make a new key, move the
+/// old one to `previous`, and run `kontor secrets rotate`.
+///
+/// ```toml
+/// [store.secrets]
+/// key = { env = "KONTOR_SECRETS_KEY" }
+/// previous = [{ file = "/run/secrets/kontor-key-2025" }]
+/// ```
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SecretsSettings {
+    /// Seals new secrets and opens the ones it sealed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key: Option<kontor_connector::Secret>,
+    /// Older keys: they only open what they sealed, until `kontor secrets rotate`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub previous: Vec<kontor_connector::Secret>,
+}
+
+impl SecretsSettings {
+    fn is_empty(&self) -> bool {
+        self.key.is_none() && self.previous.is_empty()
     }
 }
 
