@@ -43,3 +43,51 @@ pub(crate) fn client_trusting(
         source: Some(Box::new(e)),
     })
 }
+
+/// Counts a connection's HTTP calls to its system by outcome, and times them
+/// (`kontor_connector_calls_total`, `kontor_connector_call_seconds`, labelled with
+/// tenant, connection and system). It is named when the connection is built; a system
+/// built directly (a test) is unnamed and counts nothing.
+#[derive(Clone, Default)]
+pub struct Meter(std::sync::Arc<std::sync::OnceLock<MeterLabels>>);
+
+struct MeterLabels {
+    tenant: String,
+    connection: String,
+    system: &'static str,
+}
+
+impl Meter {
+    /// Names the connection this meter counts for (once; later names are ignored).
+    pub fn name(&self, tenant: &str, connection: &str, system: &'static str) {
+        let _ = self.0.set(MeterLabels {
+            tenant: tenant.to_owned(),
+            connection: connection.to_owned(),
+            system,
+        });
+    }
+
+    /// Sends the request, counting and timing it.
+    pub(crate) async fn send(
+        &self,
+        request: reqwest::RequestBuilder,
+    ) -> Result<reqwest::Response, reqwest::Error> {
+        let started = std::time::Instant::now();
+        let result = request.send().await;
+        if let Some(labels) = self.0.get() {
+            let outcome = match &result {
+                Ok(r) if r.status().is_success() => "ok",
+                Ok(r) if r.status() == reqwest::StatusCode::TOO_MANY_REQUESTS => "rate_limited",
+                Ok(r) if r.status().is_client_error() => "client_error",
+                Ok(_) => "server_error",
+                Err(e) if e.is_timeout() => "timeout",
+                Err(_) => "unreachable",
+            };
+            let (tenant, connection) = (labels.tenant.clone(), labels.connection.clone());
+            metrics::counter!("kontor_connector_calls_total", "tenant" => tenant.clone(), "connection" => connection.clone(), "system" => labels.system, "outcome" => outcome).increment(1);
+            metrics::histogram!("kontor_connector_call_seconds", "tenant" => tenant, "connection" => connection, "system" => labels.system)
+                .record(started.elapsed().as_secs_f64());
+        }
+        result
+    }
+}

@@ -238,6 +238,7 @@ impl ConnectionConfig {
                     .map_err(|e| fail(format!("password: {e}")))?;
                 let system =
                     TrytonSystem::new(config.clone(), password).map_err(|e| fail(e.to_string()))?;
+                system.meter().name(ctx.tenant, ctx.connection, "tryton");
                 Ok(Arc::new(TrytonConnector { system }))
             }
             ConnectionConfig::Vendure(config) => {
@@ -255,6 +256,7 @@ impl ConnectionConfig {
                 };
                 let system = VendureSystem::new(config.clone(), password, webhook_secret)
                     .map_err(|e| fail(e.to_string()))?;
+                system.meter().name(ctx.tenant, ctx.connection, "vendure");
                 Ok(Arc::new(VendureConnector { system }))
             }
             ConnectionConfig::WooCommerce(config) => {
@@ -273,6 +275,9 @@ impl ConnectionConfig {
                 };
                 let system = WooCommerceSystem::new(config.clone(), access)
                     .map_err(|e| fail(e.to_string()))?;
+                system
+                    .meter()
+                    .name(ctx.tenant, ctx.connection, "woocommerce");
                 Ok(Arc::new(WooCommerceConnector { system }))
             }
             ConnectionConfig::Shopify(config) => {
@@ -289,6 +294,7 @@ impl ConnectionConfig {
                 };
                 let system =
                     ShopifySystem::new(config.clone(), access).map_err(|e| fail(e.to_string()))?;
+                system.meter().name(ctx.tenant, ctx.connection, "shopify");
                 Ok(Arc::new(ShopifyConnector { system }))
             }
             ConnectionConfig::Api(_) => {

@@ -186,8 +186,9 @@ warehouses = {{ MAIN = "{location}" }}
         assert!(polls.is_empty(), "no poll ran: {polls:?}");
     }
 
-    /// `kontor_webhooks_total` of the shop connection for `outcome`.
-    async fn webhooks_counted(&self, outcome: &str) -> Option<u64> {
+    /// A counter of the shop connection (`kontor_webhooks_total`,
+    /// `kontor_connector_calls_total`) for `outcome`.
+    async fn counted(&self, metric: &str, outcome: &str) -> Option<u64> {
         let metrics = reqwest::get(format!("{}/metrics", self.base))
             .await
             .unwrap()
@@ -197,7 +198,7 @@ warehouses = {{ MAIN = "{location}" }}
         metrics
             .lines()
             .find(|l| {
-                l.starts_with("kontor_webhooks_total")
+                l.starts_with(&format!("{metric}{{"))
                     && l.contains(&format!("tenant=\"{}\"", self.tenant))
                     && l.contains("connection=\"shop\"")
                     && l.contains(&format!("outcome=\"{outcome}\""))
@@ -318,8 +319,17 @@ client_secret = {{ value = "{}" }}"#,
         401
     );
 
-    assert_eq!(kontor.webhooks_counted("refused").await, Some(3));
-    assert_eq!(kontor.webhooks_counted("duplicate").await, Some(1));
+    assert_eq!(
+        kontor.counted("kontor_webhooks_total", "refused").await,
+        Some(3)
+    );
+    assert_eq!(
+        kontor.counted("kontor_webhooks_total", "duplicate").await,
+        Some(1)
+    );
+    // The shop's API calls are counted per connection.
+    let calls = kontor.counted("kontor_connector_calls_total", "ok").await;
+    assert!(calls.is_some_and(|n| n > 0), "{calls:?}");
     kontor.stop().await;
 }
 
@@ -389,7 +399,16 @@ webhook_secret = {{ value = "{SECRET}" }}"#,
         .unwrap();
     assert_eq!(ping.status().as_u16(), 202);
 
-    assert_eq!(kontor.webhooks_counted("refused").await, Some(2));
-    assert_eq!(kontor.webhooks_counted("duplicate").await, Some(1));
+    assert_eq!(
+        kontor.counted("kontor_webhooks_total", "refused").await,
+        Some(2)
+    );
+    assert_eq!(
+        kontor.counted("kontor_webhooks_total", "duplicate").await,
+        Some(1)
+    );
+    // The shop's API calls are counted per connection.
+    let calls = kontor.counted("kontor_connector_calls_total", "ok").await;
+    assert!(calls.is_some_and(|n| n > 0), "{calls:?}");
     kontor.stop().await;
 }

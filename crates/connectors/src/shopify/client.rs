@@ -35,6 +35,7 @@ impl Bucket {
 
 pub(crate) struct ShopifyClient {
     http: reqwest::Client,
+    pub(crate) meter: crate::http::Meter,
     endpoint: String,
     token: String,
     retries: u32,
@@ -57,6 +58,7 @@ impl ShopifyClient {
     ) -> ShopifyClient {
         ShopifyClient {
             http,
+            meter: crate::http::Meter::default(),
             endpoint: format!("{base_url}/admin/api/{api_version}/graphql.json"),
             token,
             retries,
@@ -146,12 +148,14 @@ impl ShopifyClient {
                     tokio::time::sleep(wait).await;
                 }
             }
-            let response = self
+            let request = self
                 .http
                 .post(&self.endpoint)
                 .header("X-Shopify-Access-Token", &self.token)
-                .json(&body)
-                .send()
+                .json(&body);
+            let response = self
+                .meter
+                .send(request)
                 .await
                 .map_err(|e| self.transport(what, e))?;
             let status = response.status();
@@ -281,11 +285,10 @@ impl ShopifyClient {
         }
         let part = reqwest::multipart::Part::bytes(file).file_name("kontor.jsonl");
         form = form.part("file", part);
+        let request = self.http.post(url).multipart(form);
         let response = self
-            .http
-            .post(url)
-            .multipart(form)
-            .send()
+            .meter
+            .send(request)
             .await
             .map_err(|e| self.transport("staged upload", e))?;
         if response.status().is_success() {
@@ -305,10 +308,10 @@ impl ShopifyClient {
 
     /// Reads a bulk operation's result file (a signed URL; no access token).
     pub async fn download(&self, url: &str) -> Result<String, ConnectorError> {
+        let request = self.http.get(url);
         let response = self
-            .http
-            .get(url)
-            .send()
+            .meter
+            .send(request)
             .await
             .map_err(|e| self.transport("bulk result", e))?;
         let status = response.status();

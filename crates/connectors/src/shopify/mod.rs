@@ -134,6 +134,11 @@ const VARIANTS_BY_SKU: &str = "query VariantsBySku($query: String!, $first: Int!
 }";
 
 impl ShopifySystem {
+    /// Counts this connection's calls (named when the connection is built).
+    pub(crate) fn meter(&self) -> &crate::http::Meter {
+        &self.inner.client.meter
+    }
+
     pub fn new(config: ShopifyConfig, access: ShopifyAccess) -> Result<Self, ConnectorError> {
         let http = crate::http::client_trusting(config.timeout, access.ca_pem.as_deref())?;
         let client = ShopifyClient::new(

@@ -20,6 +20,7 @@ struct Session {
 
 pub(crate) struct TrytonClient {
     http: reqwest::Client,
+    pub(crate) meter: crate::http::Meter,
     url: String,
     username: String,
     password: String,
@@ -90,6 +91,7 @@ impl TrytonClient {
         let http = crate::http::client(timeout)?;
         Ok(TrytonClient {
             http,
+            meter: crate::http::Meter::default(),
             url: format!("{}/{database}/rpc/", base_url.trim_end_matches('/')),
             username: username.to_owned(),
             password,
@@ -114,7 +116,7 @@ impl TrytonClient {
         if let Some(header) = header {
             request = request.header(reqwest::header::AUTHORIZATION, header);
         }
-        let response = request.send().await.map_err(|e| {
+        let response = self.meter.send(request).await.map_err(|e| {
             Failure::Error(if e.is_timeout() {
                 ConnectorError::Timeout(Duration::ZERO)
             } else {

@@ -68,6 +68,11 @@ pub struct TrytonSystem {
 }
 
 impl TrytonSystem {
+    /// Counts this connection's calls (named when the connection is built).
+    pub(crate) fn meter(&self) -> &crate::http::Meter {
+        &self.inner.client.meter
+    }
+
     pub fn new(config: TrytonConfig, password: String) -> Result<Self, ConnectorError> {
         let client = TrytonClient::new(
             &config.url,

@@ -13,6 +13,7 @@ use tokio::sync::Mutex;
 
 pub(crate) struct VendureClient {
     http: reqwest::Client,
+    pub(crate) meter: crate::http::Meter,
     url: String,
     username: String,
     password: String,
@@ -45,6 +46,7 @@ impl VendureClient {
         let http = crate::http::client(timeout)?;
         Ok(VendureClient {
             http,
+            meter: crate::http::Meter::default(),
             url: url.to_owned(),
             username: username.to_owned(),
             password,
@@ -109,8 +111,9 @@ impl VendureClient {
         if let Some(channel) = &self.channel_token {
             request = request.header("vendure-token", channel);
         }
-        let response = request
-            .send()
+        let response = self
+            .meter
+            .send(request)
             .await
             .map_err(|e| ConnectorError::Unavailable {
                 message: format!("Vendure at {} did not take the upload", self.url),
@@ -134,10 +137,10 @@ impl VendureClient {
         &self,
         url: &str,
     ) -> Result<(Vec<u8>, Option<String>), ConnectorError> {
+        let request = self.http.get(url);
         let response = self
-            .http
-            .get(url)
-            .send()
+            .meter
+            .send(request)
             .await
             .and_then(reqwest::Response::error_for_status)
             .map_err(|e| ConnectorError::Unavailable {
@@ -229,7 +232,7 @@ impl VendureClient {
         if let Some(channel) = &self.channel_token {
             request = request.header("vendure-token", channel);
         }
-        let response = request.send().await.map_err(|e| {
+        let response = self.meter.send(request).await.map_err(|e| {
             Failure::Error(if e.is_timeout() {
                 ConnectorError::Timeout(Duration::ZERO)
             } else {

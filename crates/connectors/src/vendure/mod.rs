@@ -64,6 +64,11 @@ pub struct VendureSystem {
 }
 
 impl VendureSystem {
+    /// Counts this connection's calls (named when the connection is built).
+    pub(crate) fn meter(&self) -> &crate::http::Meter {
+        &self.inner.client.meter
+    }
+
     pub fn new(
         config: VendureConfig,
         password: String,

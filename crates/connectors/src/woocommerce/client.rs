@@ -12,6 +12,7 @@ use crate::http::rate_limited;
 
 pub(crate) struct WooClient {
     http: reqwest::Client,
+    pub(crate) meter: crate::http::Meter,
     base: String,
     key: String,
     secret: String,
@@ -38,6 +39,7 @@ impl WooClient {
     ) -> WooClient {
         WooClient {
             http,
+            meter: crate::http::Meter::default(),
             base: format!("{}/wp-json/wc/v3", url.trim_end_matches('/')),
             key,
             secret,
@@ -104,7 +106,11 @@ impl WooClient {
             if let Some(body) = body {
                 request = request.json(body);
             }
-            let response = request.send().await.map_err(|e| self.transport(path, e))?;
+            let response = self
+                .meter
+                .send(request)
+                .await
+                .map_err(|e| self.transport(path, e))?;
             let status = response.status();
             if status == StatusCode::TOO_MANY_REQUESTS || status == StatusCode::SERVICE_UNAVAILABLE
             {

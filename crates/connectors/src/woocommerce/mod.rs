@@ -69,6 +69,11 @@ pub struct WooCommerceAccess {
 }
 
 impl WooCommerceSystem {
+    /// Counts this connection's calls (named when the connection is built).
+    pub(crate) fn meter(&self) -> &crate::http::Meter {
+        &self.inner.client.meter
+    }
+
     pub fn new(
         config: WooCommerceConfig,
         access: WooCommerceAccess,
