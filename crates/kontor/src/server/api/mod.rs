@@ -95,7 +95,7 @@ pub fn routes() -> OpenApiRouter<ServerState> {
         .routes(routes!(documents::invoices))
         .routes(routes!(documents::invoice_pdf))
         .routes(routes!(documents::shipments))
-        .routes(routes!(orders::submit_order))
+        .routes(routes!(orders::submit_order, orders::imported_orders))
         .routes(routes!(orders::get_submitted_order))
 }
 

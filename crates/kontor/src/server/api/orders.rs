@@ -18,9 +18,9 @@ use kontor_model::{Order, Validate};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::Caller;
 use super::jobs::{body, invalid_body};
 use super::tenant::query;
+use super::{Caller, Page, PageQuery};
 use crate::app::LiveTenant;
 use crate::server::ServerState;
 use crate::server::auth::Role;
@@ -156,6 +156,67 @@ pub(super) async fn submit_order(
         }
     };
     Ok((status, Json(view(&state.app.store, submission).await?)))
+}
+
+/// An order Kontor has imported, from any shop or the API, as it last saw it.
+#[derive(Debug, Serialize, ToSchema)]
+pub(super) struct ImportedOrder {
+    /// Kontor's id for the order (see its links).
+    entity_id: String,
+    /// The connection the order came from.
+    channel: String,
+    #[schema(value_type = Order)]
+    order: serde_json::Value,
+    /// The ERP document made for it: id, number, total.
+    #[schema(value_type = Object)]
+    erp: serde_json::Value,
+    updated_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// Orders Kontor has imported, in Kontor's id order, from its synced state.
+#[utoipa::path(get, path = "/api/v1/tenants/{tenant}/orders", tag = "documents",
+    params(("tenant" = String, Path, description = "Tenant id"), PageQuery),
+    responses(
+        (status = 200, body = Page<ImportedOrder>),
+        (status = 400, body = super::ErrorBody),
+        (status = 403, description = "Needs the viewer role", body = super::ErrorBody),
+        (status = 404, body = super::ErrorBody),
+    ))]
+pub(super) async fn imported_orders(
+    State(state): State<ServerState>,
+    caller: Caller,
+    Path(tenant): Path<String>,
+    page: Result<Query<PageQuery>, QueryRejection>,
+) -> Result<Json<Page<ImportedOrder>>, ApiError> {
+    caller.tenant(&state, Role::Viewer, &tenant)?;
+    let page = query(page)?;
+    let start = page.cursor_from_start("orders")?;
+    let limit = page.limit()?;
+    let records = state
+        .app
+        .store
+        .list_entities(&tenant, kinds::ORDER, start.as_deref(), limit as u32)
+        .await?;
+    let more = records.len() == limit;
+    let next_cursor = records.last().map(|r| r.id.clone()).or(start);
+    let items = records
+        .into_iter()
+        .map(|mut record| ImportedOrder {
+            entity_id: record.id,
+            channel: record.data["channel"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
+            order: record.data["order"].take(),
+            erp: record.data["erp"].take(),
+            updated_at: record.updated_at,
+        })
+        .collect();
+    Ok(Json(Page {
+        items,
+        next_cursor,
+        more,
+    }))
 }
 
 /// A submitted order, and its links once it reached the ERP.
