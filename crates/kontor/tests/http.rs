@@ -119,6 +119,21 @@ async fn health_readiness_metrics_and_status_answer_while_orders_flow() {
         (Some("invalid_range"), Some("to"))
     );
 
+    // The docs page is served from the binary (no CDN), and reads the document.
+    let docs = reqwest::get(format!("{base}/api/docs/")).await.unwrap();
+    assert_eq!(docs.status(), 200);
+    assert!(docs.text().await.unwrap().contains("swagger-ui"));
+    let initializer = reqwest::get(format!("{base}/api/docs/swagger-initializer.js"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        initializer.contains("/api/v1/openapi.json"),
+        "{initializer}"
+    );
+
     shutdown.cancel();
     tokio::time::timeout(Duration::from_secs(10), running)
         .await

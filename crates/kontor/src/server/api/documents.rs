@@ -44,7 +44,7 @@ pub(super) async fn invoices(
 
 /// The PDF of an invoice Kontor has synced, fetched from the ERP.
 #[utoipa::path(get, path = "/api/v1/tenants/{tenant}/invoices/{number}/pdf", tag = "documents",
-    params(("tenant" = String, Path, description = "Tenant id"), ("number" = String, Path, description = "The invoice's number")),
+    params(("tenant" = String, Path, description = "Tenant id"), ("number" = String, Path, description = "The invoice's number, URL-encoded (`FV%2F12%2F2026`)")),
     responses(
         (status = 200, description = "The PDF", content_type = "application/pdf", body = Vec<u8>),
         (status = 404, description = "No such invoice has been synced", body = super::ErrorBody),
