@@ -88,12 +88,19 @@ fn orders_survive_repeated_sigkill_exactly_once() {
             .unwrap_or(7),
     );
 
-    // Kill it mid-work, over and over.
+    // Kill it mid-work, over and over. The moment is chosen by progress, not by the
+    // clock: however fast Kontor runs, each process is killed after it has imported a
+    // random number of orders (and a random few milliseconds more), never after the end.
     let mut kills_mid_work = 0;
     for _ in 0..40 {
+        let (before, _) = progress(&ws);
+        let goal = (before + rng.usize(30..250)).min(ORDERS - 1);
         let mut child = start(&ws, &log);
-        // Start-up (replaying the journals) takes a moment; kill after it, mid-work.
-        std::thread::sleep(Duration::from_millis(rng.u64(700..2500)));
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while progress(&ws).0 < goal && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        std::thread::sleep(Duration::from_millis(rng.u64(0..40)));
         child.kill().unwrap(); // SIGKILL
         child.wait().unwrap();
         let (done, worst) = progress(&ws);
