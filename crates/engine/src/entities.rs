@@ -98,19 +98,29 @@ pub(crate) async fn upsert_in(
         .bind(&entity.id)
         .execute(&mut *conn)
         .await?;
-    for key in &entity.keys {
-        sqlx::query(
-            "INSERT INTO entity_keys (tenant, kind, key_type, key_value, entity_id) VALUES ($1, $2, $3, $4, $5) \
-             ON CONFLICT DO NOTHING",
-        )
+    if entity.keys.is_empty() {
+        return Ok(());
+    }
+    // All keys in one statement.
+    let rows: Vec<String> = (0..entity.keys.len())
+        .map(|i| {
+            let n = 3 + i * 2;
+            format!("($1, $2, $3, ${}, ${})", n + 1, n + 2)
+        })
+        .collect();
+    let sql = format!(
+        "INSERT INTO entity_keys (tenant, kind, entity_id, key_type, key_value) VALUES {} \
+         ON CONFLICT DO NOTHING",
+        rows.join(", ")
+    );
+    let mut insert = sqlx::query(&sql)
         .bind(&entity.tenant)
         .bind(&entity.kind)
-        .bind(&key.key_type)
-        .bind(&key.value)
-        .bind(&entity.id)
-        .execute(&mut *conn)
-        .await?;
+        .bind(&entity.id);
+    for key in &entity.keys {
+        insert = insert.bind(&key.key_type).bind(&key.value);
     }
+    insert.execute(&mut *conn).await?;
     Ok(())
 }
 

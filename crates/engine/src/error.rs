@@ -39,6 +39,12 @@ pub enum StoreError {
         .0.kind, .0.entity_id, .0.existing, .0.system, .0.external_id
     )]
     EntityAlreadyLinked(Box<LinkClash>),
+    /// A submission's insert was refused as a duplicate, yet nothing it duplicates exists.
+    #[error("order {order_id} was neither stored nor found under key {idempotency_key}")]
+    SubmissionConflict {
+        order_id: String,
+        idempotency_key: String,
+    },
     #[error(
         "configuration of tenant `{tenant}` changed concurrently (expected revision {expected})"
     )]

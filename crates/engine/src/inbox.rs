@@ -70,46 +70,46 @@ fn submission_from_row(row: &sqlx::any::AnyRow) -> Result<Submission, StoreError
 
 impl Store {
     /// Stores a submission unless its key or order id was seen before (then says what
-    /// was there). Concurrent submissions with one key store one: the loser of the race
-    /// reads the winner's.
+    /// was there). The insert comes first — a new order, the usual case, costs one
+    /// statement — and only a conflict is looked into. Concurrent submissions with one
+    /// key store one: the loser's insert does nothing and it reads the winner's.
     pub async fn submit_order(&self, new: &NewSubmission<'_>) -> Result<Submitted, StoreError> {
-        let mut round = 0;
-        loop {
-            round += 1;
-            if let Some(existing) = self.submission_by_key(new).await? {
-                return Ok(if existing.request_hash == new.request_hash {
-                    Submitted::Replayed(existing)
-                } else {
-                    Submitted::KeyReused(existing)
-                });
-            }
-            if let Some(existing) = self
-                .submitted_order(new.tenant, new.connection, new.order_id)
-                .await?
-            {
-                return Ok(Submitted::AlreadySubmitted(existing));
-            }
-            let inserted = sqlx::query(&format!(
-                "INSERT INTO submitted_orders (tenant, connection, order_id, idempotency_key, \
-                 request_hash, body, submitted_at) VALUES ($1, $2, $3, $4, $5, $6, $7) \
-                 RETURNING {COLUMNS}"
-            ))
-            .bind(new.tenant)
-            .bind(new.connection)
-            .bind(new.order_id)
-            .bind(new.idempotency_key)
-            .bind(new.request_hash)
-            .bind(new.body.to_string())
-            .bind(to_micros(self.now()))
-            .fetch_one(&self.pool)
-            .await
-            .map_err(StoreError::from);
-            match inserted {
-                Ok(row) => return Ok(Submitted::Accepted(submission_from_row(&row)?)),
-                // Another submission won the race; read it on the next round.
-                Err(error) if error.is_unique_violation() && round == 1 => continue,
-                Err(error) => return Err(error),
-            }
+        let turn = self.write_turn().await;
+        let inserted = sqlx::query(&format!(
+            "INSERT INTO submitted_orders (tenant, connection, order_id, idempotency_key, \
+             request_hash, body, submitted_at) VALUES ($1, $2, $3, $4, $5, $6, $7) \
+             ON CONFLICT DO NOTHING RETURNING {COLUMNS}"
+        ))
+        .bind(new.tenant)
+        .bind(new.connection)
+        .bind(new.order_id)
+        .bind(new.idempotency_key)
+        .bind(new.request_hash)
+        .bind(new.body.to_string())
+        .bind(to_micros(self.now()))
+        .fetch_optional(&self.pool)
+        .await?;
+        drop(turn);
+        if let Some(row) = inserted {
+            return Ok(Submitted::Accepted(submission_from_row(&row)?));
+        }
+        if let Some(existing) = self.submission_by_key(new).await? {
+            return Ok(if existing.request_hash == new.request_hash {
+                Submitted::Replayed(existing)
+            } else {
+                Submitted::KeyReused(existing)
+            });
+        }
+        match self
+            .submitted_order(new.tenant, new.connection, new.order_id)
+            .await?
+        {
+            Some(existing) => Ok(Submitted::AlreadySubmitted(existing)),
+            // Only a unique key can make the insert do nothing, and both were looked up.
+            None => Err(StoreError::SubmissionConflict {
+                order_id: new.order_id.to_owned(),
+                idempotency_key: new.idempotency_key.to_owned(),
+            }),
         }
     }
 

@@ -67,12 +67,47 @@ fn link_from_row(row: &AnyRow) -> Result<Link, StoreError> {
 }
 
 /// Binds, or refreshes the hash of an existing binding. Refuses to re-bind an external
-/// record to another entity, or an entity to a second record in the same system.
+/// record to another entity, or an entity to a second record in the same system. One
+/// statement when the binding is allowed (the usual case); a refusal is looked into to
+/// say which rule it broke.
 pub(crate) async fn upsert_in(
     conn: &mut AnyConnection,
     link: &Link,
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
+    // SQLite needs the WHERE on an INSERT … SELECT to parse its ON CONFLICT clause; the
+    // WHERE is the second rule anyway.
+    let bound: Option<String> = sqlx::query_scalar(
+        "INSERT INTO links (tenant, kind, system, external_id, entity_id, sent_hash, created_at, updated_at) \
+         SELECT $1, $2, $3, $4, $5, $6, $7, $7 \
+         WHERE NOT EXISTS (SELECT 1 FROM links WHERE tenant = $1 AND kind = $2 AND system = $3 \
+                           AND entity_id = $5 AND external_id <> $4) \
+         ON CONFLICT (tenant, kind, system, external_id) DO UPDATE \
+         SET sent_hash = COALESCE(excluded.sent_hash, links.sent_hash), updated_at = excluded.updated_at \
+         WHERE links.entity_id = excluded.entity_id \
+         RETURNING entity_id",
+    )
+    .bind(&link.tenant)
+    .bind(&link.kind)
+    .bind(&link.system)
+    .bind(&link.external_id)
+    .bind(&link.entity_id)
+    .bind(&link.sent_hash)
+    .bind(to_micros(now))
+    .fetch_optional(&mut *conn)
+    .await?;
+    if bound.is_some() {
+        return Ok(());
+    }
+    let clash = |existing: String| {
+        Box::new(LinkClash {
+            kind: link.kind.clone(),
+            system: link.system.clone(),
+            external_id: link.external_id.clone(),
+            entity_id: link.entity_id.clone(),
+            existing,
+        })
+    };
     let other_record: Option<String> = sqlx::query_scalar(
         "SELECT external_id FROM links WHERE tenant = $1 AND kind = $2 AND system = $3 \
          AND entity_id = $4 AND external_id <> $5",
@@ -85,51 +120,20 @@ pub(crate) async fn upsert_in(
     .fetch_optional(&mut *conn)
     .await?;
     if let Some(other) = other_record {
-        return Err(StoreError::EntityAlreadyLinked(Box::new(LinkClash {
-            kind: link.kind.clone(),
-            system: link.system.clone(),
-            external_id: link.external_id.clone(),
-            entity_id: link.entity_id.clone(),
-            existing: other,
-        })));
+        return Err(StoreError::EntityAlreadyLinked(clash(other)));
     }
-    let now = to_micros(now);
-    let bound: Option<String> = sqlx::query_scalar(
-        "INSERT INTO links (tenant, kind, system, external_id, entity_id, sent_hash, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $7) \
-         ON CONFLICT (tenant, kind, system, external_id) DO UPDATE \
-         SET sent_hash = COALESCE(excluded.sent_hash, links.sent_hash), updated_at = excluded.updated_at \
-         WHERE links.entity_id = excluded.entity_id \
-         RETURNING entity_id",
+    let existing: Option<String> = sqlx::query_scalar(
+        "SELECT entity_id FROM links WHERE tenant = $1 AND kind = $2 AND system = $3 AND external_id = $4",
     )
     .bind(&link.tenant)
     .bind(&link.kind)
     .bind(&link.system)
     .bind(&link.external_id)
-    .bind(&link.entity_id)
-    .bind(&link.sent_hash)
-    .bind(now)
     .fetch_optional(&mut *conn)
     .await?;
-    if bound.is_none() {
-        let existing: Option<String> = sqlx::query_scalar(
-            "SELECT entity_id FROM links WHERE tenant = $1 AND kind = $2 AND system = $3 AND external_id = $4",
-        )
-        .bind(&link.tenant)
-        .bind(&link.kind)
-        .bind(&link.system)
-        .bind(&link.external_id)
-        .fetch_optional(&mut *conn)
-        .await?;
-        return Err(StoreError::ExternalAlreadyLinked(Box::new(LinkClash {
-            kind: link.kind.clone(),
-            system: link.system.clone(),
-            external_id: link.external_id.clone(),
-            entity_id: link.entity_id.clone(),
-            existing: existing.unwrap_or_default(),
-        })));
-    }
-    Ok(())
+    Err(StoreError::ExternalAlreadyLinked(clash(
+        existing.unwrap_or_default(),
+    )))
 }
 
 impl Store {

@@ -49,6 +49,7 @@ impl Store {
             let now = self.now();
             let expires =
                 now + chrono::Duration::from_std(holder.ttl).unwrap_or(chrono::Duration::MAX);
+            let turn = self.write_turn().await;
             let got: Option<String> = sqlx::query_scalar(
                 "INSERT INTO locks (name, holder, job_id, lease_token, expires_at) VALUES ($1, $2, $3, $4, $5) \
                  ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, job_id = excluded.job_id, \
@@ -67,6 +68,7 @@ impl Store {
             .bind(to_micros(now))
             .fetch_optional(&self.pool)
             .await?;
+            drop(turn);
             if got.as_deref() == Some(me.as_str()) {
                 return Ok(Some(LockGuard {
                     name: name.to_owned(),
@@ -83,6 +85,7 @@ impl Store {
 
     /// Lets go of a lock (one taken over after it lapsed is left alone).
     pub async fn unlock(&self, guard: LockGuard) -> Result<(), StoreError> {
+        let _turn = self.write_turn().await;
         sqlx::query("DELETE FROM locks WHERE name = $1 AND holder = $2")
             .bind(&guard.name)
             .bind(&guard.holder)

@@ -147,9 +147,15 @@ enum Holder<'a> {
     ExpiredBy(i64),
 }
 
+/// Jobs whose lease has run out. Ordered by the indexed column: `ORDER BY id` made
+/// SQLite walk the whole jobs table in id order on every claim, however few jobs ran.
+const EXPIRED_LEASES: &str = "SELECT id FROM jobs WHERE state = 'running' \
+     AND lease_expires_at <= $1 ORDER BY lease_expires_at LIMIT 500";
+
 impl Store {
     /// Enqueues a job; a waiting job with the same dedupe key absorbs it.
     pub async fn enqueue(&self, job: NewJob) -> Result<EnqueueOutcome, StoreError> {
+        let turn = self.write_turn().await;
         let mut conn = self.pool.acquire().await?;
         let outcome = enqueue_in(
             &mut conn,
@@ -158,6 +164,7 @@ impl Store {
             self.retry_policy().max_attempts,
         )
         .await?;
+        drop(turn);
         if matches!(outcome, EnqueueOutcome::Created(_)) {
             self.wakeup().notify_waiters();
         }
@@ -219,6 +226,7 @@ impl Store {
     ) -> Result<(), StoreError> {
         let expires =
             self.now() + chrono::Duration::from_std(extend_by).unwrap_or(chrono::Duration::MAX);
+        let _turn = self.write_turn().await;
         let updated = sqlx::query(
             "UPDATE jobs SET lease_expires_at = $1 \
              WHERE id = $2 AND lease_token = $3 AND state = 'running'",
@@ -334,12 +342,10 @@ impl Store {
     /// when they have used up their attempts: a job that keeps killing its worker).
     pub async fn requeue_expired(&self) -> Result<usize, StoreError> {
         let now = to_micros(self.now());
-        let expired: Vec<i64> = sqlx::query_scalar(
-            "SELECT id FROM jobs WHERE state = 'running' AND lease_expires_at <= $1 ORDER BY id LIMIT 500",
-        )
-        .bind(now)
-        .fetch_all(&self.pool)
-        .await?;
+        let expired: Vec<i64> = sqlx::query_scalar(EXPIRED_LEASES)
+            .bind(now)
+            .fetch_all(&self.pool)
+            .await?;
         let error = JobError::transient(
             "lease_expired",
             "the worker running this job stopped renewing its lease (it crashed, was killed, or hung)",
@@ -711,4 +717,38 @@ async fn supersede(
 
 fn to_chrono(d: Duration) -> chrono::Duration {
     chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use sqlx::Row;
+
+    use super::*;
+
+    /// Each claim looks for expired leases first; on a store that has run for a while the
+    /// jobs table holds every job ever run, so that look must use its index.
+    #[tokio::test]
+    async fn looking_for_expired_leases_does_not_scan_every_job() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("k.db").display());
+        let store = Store::open(&url).await.unwrap();
+        let plan: Vec<String> = sqlx::query(&format!("EXPLAIN QUERY PLAN {EXPIRED_LEASES}"))
+            .bind(0_i64)
+            .fetch_all(&store.pool)
+            .await
+            .unwrap()
+            .iter()
+            .map(|row| row.try_get::<String, _>("detail").unwrap())
+            .collect();
+        assert!(
+            plan.iter().all(|step| !step.starts_with("SCAN")),
+            "{plan:?}"
+        );
+        assert!(
+            plan.iter().any(|step| step.contains("jobs_leases")),
+            "{plan:?}"
+        );
+    }
 }

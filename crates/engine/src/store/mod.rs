@@ -12,8 +12,8 @@ mod sqlite;
 use std::sync::Arc;
 
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
-use sqlx::{Any, AnyPool, Transaction};
-use tokio::sync::Notify;
+use sqlx::{Any, AnyConnection, AnyPool, Transaction};
+use tokio::sync::{Mutex, Notify, OwnedMutexGuard};
 
 use crate::clock::{Clock, SystemClock};
 use crate::error::StoreError;
@@ -103,6 +103,36 @@ pub struct Store {
     retry: RetryPolicy,
     /// Wakes this process's runner as soon as a job is enqueued here.
     wakeup: Arc<Notify>,
+    /// SQLite only: write transactions take turns here rather than in SQLite's busy
+    /// handler, which sleeps a millisecond or more each time it finds the file locked.
+    write_turn: Arc<Mutex<()>>,
+}
+
+/// A transaction that will write; on SQLite it holds this process's write turn until it
+/// is committed or dropped.
+pub(crate) struct WriteTx {
+    tx: Transaction<'static, Any>,
+    _turn: Option<OwnedMutexGuard<()>>,
+}
+
+impl WriteTx {
+    pub(crate) async fn commit(self) -> Result<(), sqlx::Error> {
+        self.tx.commit().await
+    }
+}
+
+impl std::ops::Deref for WriteTx {
+    type Target = AnyConnection;
+
+    fn deref(&self) -> &AnyConnection {
+        &self.tx
+    }
+}
+
+impl std::ops::DerefMut for WriteTx {
+    fn deref_mut(&mut self) -> &mut AnyConnection {
+        &mut self.tx
+    }
 }
 
 impl std::fmt::Debug for Store {
@@ -138,6 +168,7 @@ impl Store {
             clock,
             retry: options.retry,
             wakeup: Arc::new(Notify::new()),
+            write_turn: Arc::new(Mutex::new(())),
         })
     }
 
@@ -161,13 +192,31 @@ impl Store {
         &self.wakeup
     }
 
-    /// Begins a transaction that will write. On SQLite it takes the write lock at once
-    /// (`BEGIN IMMEDIATE`), so that a read followed by a write cannot fail half-way with
-    /// "database is locked".
-    pub(crate) async fn begin_write(&self) -> Result<Transaction<'static, Any>, StoreError> {
+    /// On SQLite, this process's write turn, for a write outside [`Self::begin_write`]
+    /// (held until dropped); on PostgreSQL, nothing to wait for.
+    pub(crate) async fn write_turn(&self) -> Option<OwnedMutexGuard<()>> {
+        match self.backend {
+            Backend::Sqlite => Some(self.write_turn.clone().lock_owned().await),
+            Backend::Postgres => None,
+        }
+    }
+
+    /// Begins a transaction that will write. On SQLite it waits for this process's
+    /// write turn, then takes the write lock at once (`BEGIN IMMEDIATE`), so that a read
+    /// followed by a write cannot fail half-way with "database is locked".
+    pub(crate) async fn begin_write(&self) -> Result<WriteTx, StoreError> {
         Ok(match self.backend {
-            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
-            Backend::Postgres => self.pool.begin().await?,
+            Backend::Sqlite => {
+                let turn = self.write_turn().await;
+                WriteTx {
+                    tx: self.pool.begin_with("BEGIN IMMEDIATE").await?,
+                    _turn: turn,
+                }
+            }
+            Backend::Postgres => WriteTx {
+                tx: self.pool.begin().await?,
+                _turn: None,
+            },
         })
     }
 

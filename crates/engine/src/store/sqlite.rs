@@ -42,13 +42,16 @@ pub(super) async fn open(
     MIGRATOR.run(&mut conn).await?;
     conn.close().await?;
 
-    pool.after_connect(|conn, _meta| {
-        Box::pin(async move {
-            conn.execute(CONNECTION_PRAGMAS).await?;
-            Ok(())
+    // A local file does not drop connections the way a server can; checking each one on
+    // every acquire would cost a round trip to its thread per query.
+    pool.test_before_acquire(false)
+        .after_connect(|conn, _meta| {
+            Box::pin(async move {
+                conn.execute(CONNECTION_PRAGMAS).await?;
+                Ok(())
+            })
         })
-    })
-    .connect_with(connect_options)
-    .await
-    .map_err(StoreError::Connect)
+        .connect_with(connect_options)
+        .await
+        .map_err(StoreError::Connect)
 }
