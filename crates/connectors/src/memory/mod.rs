@@ -17,4 +17,4 @@ pub use seed::{
     DemoCatalogue, OrderGenerator, SHOWROOM_WAREHOUSE, SellableItem, WEB_WAREHOUSE, demo_catalogue,
     seed_demo,
 };
-pub use system::{Knobs, MemorySystem, Outage, TaxRounding};
+pub use system::{Changed, Knobs, MemorySystem, Outage, TaxRounding};

@@ -1,7 +1,7 @@
 //! The memory system's records, changed only through [`Mutation`]s so that the same
 //! sequence, replayed from the journal file, rebuilds the same state.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Write};
 use std::path::Path;
@@ -112,6 +112,25 @@ pub(crate) enum Mutation {
     Transfer(Box<TransferRecord>),
 }
 
+impl Mutation {
+    /// What the change announces to the system's watchers, for the records an ERP's or a
+    /// shop's event feed would name.
+    pub(crate) fn changed(&self) -> Option<super::system::Changed> {
+        let (entity, key) = match self {
+            Mutation::Product(record) => ("product", record.product.code.clone()),
+            Mutation::Stock(level) => ("stock", format!("{}@{}", level.sku, level.warehouse)),
+            Mutation::Price(price) => ("price", price.sku.clone()),
+            Mutation::Order(order) => ("order", order.id.clone()),
+            Mutation::Sale(sale) => ("sale", sale.document.reference.clone()),
+            Mutation::Customer(record) | Mutation::Account(record) => {
+                ("customer", record.customer.reference.clone())
+            }
+            _ => return None,
+        };
+        Some(super::system::Changed { entity, key })
+    }
+}
+
 /// A feed of changes of one collection: change sequence → key. A key appears once, at
 /// its latest change.
 #[derive(Debug, Default)]
@@ -156,6 +175,10 @@ pub(crate) struct State {
     pub sales: BTreeMap<String, SaleRecord>,
     pub sales_by_reference: HashMap<String, Vec<String>>,
     pub customers: BTreeMap<String, CustomerRecord>,
+    /// Customer ids by e-mail and by reference, as an ERP indexes them: finding the
+    /// customer of an order must not cost a scan of every customer.
+    pub customers_by_email: HashMap<String, BTreeSet<String>>,
+    pub customers_by_reference: HashMap<String, BTreeSet<String>>,
     /// Prices by SKU and scope (`base`, `price_list:wholesale`, …).
     pub prices: BTreeMap<(String, String), Price>,
     pub price_feed: Feed<(String, String)>,
@@ -250,6 +273,7 @@ impl State {
             Mutation::Customer(record) => {
                 self.saw_id(&record.id);
                 self.customer_feed.touch(record.id.clone(), seq);
+                self.index_customer(&record);
                 self.customers.insert(record.id.clone(), record);
             }
             Mutation::Price(price) => {
@@ -311,6 +335,34 @@ impl State {
                 self.transfers.insert(record.transfer.id.clone(), *record);
             }
         }
+    }
+
+    /// Files `record` under its e-mail and reference, and out of those it had before.
+    fn index_customer(&mut self, record: &CustomerRecord) {
+        let id = &record.id;
+        if let Some(previous) = self.customers.get(id) {
+            if let Some(email) = &previous.customer.email
+                && let Some(ids) = self.customers_by_email.get_mut(email.as_str())
+            {
+                ids.remove(id);
+            }
+            if let Some(ids) = self
+                .customers_by_reference
+                .get_mut(&previous.customer.reference)
+            {
+                ids.remove(id);
+            }
+        }
+        if let Some(email) = &record.customer.email {
+            self.customers_by_email
+                .entry(email.as_str().to_owned())
+                .or_default()
+                .insert(id.clone());
+        }
+        self.customers_by_reference
+            .entry(record.customer.reference.clone())
+            .or_default()
+            .insert(id.clone());
     }
 
     pub(crate) fn customer_ref(record: &CustomerRecord) -> CustomerRef {

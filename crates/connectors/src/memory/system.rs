@@ -14,6 +14,19 @@ use kontor_model::{
 
 use super::state::{CustomerRecord, Journal, Mutation, ProductRecord, State};
 
+/// How many changes a slow watcher may fall behind before it misses some.
+const EVENT_BUFFER: usize = 65_536;
+
+/// A record the system changed: what an ERP's or shop's own event feed would announce.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Changed {
+    /// `product`, `stock`, `price`, `order`, `sale` or `customer`.
+    pub entity: &'static str,
+    /// The record's key: a product code, `SKU@warehouse`, an order id, the shop order
+    /// number a sale was made for, a customer's reference.
+    pub key: String,
+}
+
 /// How the memory system misbehaves.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Knobs {
@@ -82,6 +95,7 @@ struct Inner {
     started: Instant,
     down: AtomicBool,
     calls: Mutex<BTreeMap<&'static str, u64>>,
+    changes: tokio::sync::broadcast::Sender<Changed>,
 }
 
 /// A shop or ERP in memory. Clones share one system.
@@ -120,6 +134,7 @@ impl MemorySystem {
                 started: Instant::now(),
                 down: AtomicBool::new(false),
                 calls: Mutex::new(BTreeMap::new()),
+                changes: tokio::sync::broadcast::channel(EVENT_BUFFER).0,
             }),
         }
     }
@@ -159,6 +174,12 @@ impl MemorySystem {
     /// Takes the system down (every call fails as unreachable) or brings it back.
     pub fn set_down(&self, down: bool) {
         self.inner.down.store(down, Ordering::SeqCst);
+    }
+
+    /// Every change from now on, as it is made (the system's event feed: how the
+    /// benchmarks see an order land, and how a test plays an ERP that pushes events).
+    pub fn watch(&self) -> tokio::sync::broadcast::Receiver<Changed> {
+        self.inner.changes.subscribe()
     }
 
     /// API calls made through the ports, per operation.
@@ -255,7 +276,12 @@ impl MemorySystem {
                         source: Some(Box::new(e)),
                     })?;
             }
+            let changed = mutation.changed();
             state.apply(mutation);
+            if let Some(changed) = changed {
+                // No watchers is the usual case, and not an error.
+                let _ = self.inner.changes.send(changed);
+            }
         }
         Ok(result)
     }
@@ -506,10 +532,9 @@ impl MemorySystem {
     pub fn put_customer(&self, customer: Customer) -> Result<String, ConnectorError> {
         self.write(|state| {
             let id = state
-                .customers
-                .values()
-                .find(|c| c.customer.reference == customer.reference)
-                .map(|c| c.id.clone())
+                .customers_by_reference
+                .get(&customer.reference)
+                .and_then(|ids| ids.first().cloned())
                 .unwrap_or_else(|| state.new_id("c"));
             (
                 vec![Mutation::Customer(CustomerRecord {

@@ -229,6 +229,56 @@ async fn like_any_erp_it_creates_a_second_sale_if_asked_twice() {
 }
 
 #[tokio::test]
+async fn customers_are_found_by_their_current_email_and_reference_or_by_id() {
+    let erp = MemorySystem::new("erp");
+    let customer = |email: &str| Customer {
+        reference: "shop:42".into(),
+        kind: CustomerKind::Person,
+        name: "Anna".into(),
+        email: Some(Email::new(email).unwrap()),
+        phone: None,
+        addresses: vec![],
+        group: None,
+        price_list: None,
+        payment_terms: None,
+        credit_limit: None,
+        balance: None,
+    };
+    let by = |query: CustomerQuery| {
+        let erp = erp.clone();
+        async move {
+            erp.find_customers(&query)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|c| c.id)
+                .collect::<Vec<_>>()
+        }
+    };
+    let email = |e: &str| CustomerQuery::Email(Email::new(e).unwrap());
+    let id = erp.put_customer(customer("old@example.com")).unwrap();
+    assert_eq!(by(email("OLD@example.com")).await, vec![id.clone()]);
+
+    // The same reference again is the same customer, now with another e-mail.
+    assert_eq!(erp.put_customer(customer("new@example.com")).unwrap(), id);
+    assert!(by(email("old@example.com")).await.is_empty());
+    assert_eq!(by(email("new@example.com")).await, vec![id.clone()]);
+    assert_eq!(
+        by(CustomerQuery::Reference("shop:42".into())).await,
+        vec![id.clone()]
+    );
+    assert_eq!(
+        by(CustomerQuery::Reference(id.clone())).await,
+        vec![id.clone()]
+    );
+    assert!(
+        by(CustomerQuery::Reference("shop:43".into()))
+            .await
+            .is_empty()
+    );
+}
+
+#[tokio::test]
 async fn knobs_make_it_down_throttled_or_flaky_and_calls_are_counted() {
     let erp = erp();
     erp.set_down(true);
@@ -531,4 +581,32 @@ async fn shop_accounts_upsert_by_email_and_prices_need_their_scope_ids() {
     assert!(matches!(results[0], Err(ConnectorError::Rejected { .. })));
     assert!(results[1].is_ok());
     assert_eq!(shop.shop_prices().len(), 1);
+}
+
+#[tokio::test]
+async fn watchers_see_each_change_as_it_is_made() {
+    let erp = erp();
+    let mut changes = erp.watch();
+    let mut level = erp.stock_of("MUG-330", WEB_WAREHOUSE).unwrap();
+    level.on_hand += Decimal::ONE;
+    erp.put_stock(level).unwrap();
+    let mut generator = OrderGenerator::new(7, SellableItem::from_system(&erp));
+    let order = erp
+        .place_order(generator.next_order(Utc::now()).unwrap())
+        .unwrap();
+    assert_eq!(
+        changes.try_recv().unwrap(),
+        Changed {
+            entity: "stock",
+            key: format!("MUG-330@{WEB_WAREHOUSE}")
+        }
+    );
+    assert_eq!(
+        changes.try_recv().unwrap(),
+        Changed {
+            entity: "order",
+            key: order.id
+        }
+    );
+    assert!(changes.try_recv().is_err(), "nothing else changed");
 }

@@ -1,3 +1,5 @@
+use std::collections::BTreeSet;
+
 use async_trait::async_trait;
 use kontor_connector::{
     AccountSink, AccountUpsert, AccountWritten, Changes, ConnectorError, CustomerQuery,
@@ -27,9 +29,30 @@ impl CustomerSink for MemorySystem {
     ) -> Result<Vec<CustomerRef>, ConnectorError> {
         self.call("customers.find").await?;
         Ok(self.read(|s| {
-            s.customers
-                .values()
-                .filter(|c| matches(c, query))
+            let ids: BTreeSet<&String> = match query {
+                CustomerQuery::Email(email) => s
+                    .customers_by_email
+                    .get(email.as_str())
+                    .into_iter()
+                    .flatten()
+                    .collect(),
+                // A reference may also be the ERP's own id.
+                CustomerQuery::Reference(reference) => s
+                    .customers_by_reference
+                    .get(reference)
+                    .into_iter()
+                    .flatten()
+                    .chain(s.customers.get_key_value(reference).map(|(id, _)| id))
+                    .collect(),
+                CustomerQuery::VatId(_) => s
+                    .customers
+                    .values()
+                    .filter(|c| matches(c, query))
+                    .map(|c| &c.id)
+                    .collect(),
+            };
+            ids.into_iter()
+                .filter_map(|id| s.customers.get(id))
                 .map(State::customer_ref)
                 .collect()
         }))
