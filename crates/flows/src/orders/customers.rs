@@ -219,16 +219,17 @@ impl OrdersFlow {
         }
     }
 
-    /// Finds or creates the customer. Creation happens under a lock on the customer's
-    /// e-mail (or reference), and the lookup is repeated once the lock is held, so two
-    /// orders from one new customer create them once.
+    /// Carries out `plan` (what [`Self::find_customer`] decided): creates the customer
+    /// if it is new. Creation happens under a lock on the customer's e-mail (or
+    /// reference), and the lookup is repeated once the lock is held, so two orders from
+    /// one new customer create them once.
     pub(crate) async fn resolve_customer(
         &self,
         job: &JobContext,
         order: &Order,
+        mut plan: CustomerPlan,
     ) -> Result<ResolvedCustomer, JobError> {
         let store = &job.store;
-        let mut plan = self.find_customer(store, order).await?;
         if let CustomerPlan::Create { .. } = plan {
             let key = order
                 .customer

@@ -523,8 +523,11 @@ impl OrdersFlow {
                     order.number, self.ctx.to, document.number
                 )))
             }
-            Decision::Create { mut draft, .. } => {
-                let customer = self.resolve_customer(ctx, &order).await?;
+            Decision::Create {
+                mut draft,
+                customer,
+            } => {
+                let customer = self.resolve_customer(ctx, &order, *customer).await?;
                 draft.customer_id = customer.erp_id.clone();
                 let document = self.erp_sales.create_sale(&draft).await.map_err(|e| {
                     connector_failure(
