@@ -203,6 +203,29 @@ impl Store {
         rows.iter().map(link_from_row).collect()
     }
 
+    /// Every link of the entity a system's record is bound to (that record's own among
+    /// them), in one query; empty when the record is not bound.
+    pub async fn links_alongside(
+        &self,
+        tenant: &str,
+        kind: &str,
+        system: &str,
+        external_id: &str,
+    ) -> Result<Vec<Link>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {LINK_COLUMNS} FROM links WHERE tenant = $1 AND kind = $2 AND entity_id IN \
+             (SELECT entity_id FROM links WHERE tenant = $1 AND kind = $2 AND system = $3 \
+              AND external_id = $4) ORDER BY system"
+        ))
+        .bind(tenant)
+        .bind(kind)
+        .bind(system)
+        .bind(external_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(link_from_row).collect()
+    }
+
     /// Removes a binding (e.g. the record was deleted in that system).
     pub async fn unlink(
         &self,

@@ -398,6 +398,18 @@ async fn links_are_unique_both_ways(t: TestStore) {
         all.iter().map(|l| l.system.as_str()).collect::<Vec<_>>(),
         vec!["erp", "shop"]
     );
+    // Found from either record, in one look.
+    let alongside = s
+        .links_alongside("acme", "variant", "shop", "gid://1")
+        .await
+        .unwrap();
+    assert_eq!(alongside, all);
+    assert!(
+        s.links_alongside("acme", "variant", "shop", "gid://9")
+            .await
+            .unwrap()
+            .is_empty()
+    );
     assert!(
         s.unlink("acme", "variant", "shop", "gid://1")
             .await

@@ -110,19 +110,14 @@ pub(crate) async fn sale_of_shop_order(
     shop_order_id: &str,
     erp: &str,
 ) -> Result<Option<(String, String)>, JobError> {
-    let failed = |e| store_failure("looking up the order's links", e);
-    let Some(link) = store
-        .link_by_external(tenant, kinds::ORDER, shop, shop_order_id)
+    let links = store
+        .links_alongside(tenant, kinds::ORDER, shop, shop_order_id)
         .await
-        .map_err(failed)?
-    else {
-        return Ok(None);
-    };
-    let sale = store
-        .link_by_entity(tenant, kinds::ORDER, erp, &link.entity_id)
-        .await
-        .map_err(failed)?;
-    Ok(sale.map(|s| (link.entity_id, s.external_id)))
+        .map_err(|e| store_failure("looking up the order's links", e))?;
+    Ok(links
+        .into_iter()
+        .find(|l| l.system == erp)
+        .map(|s| (s.entity_id, s.external_id)))
 }
 
 /// One page of a source's changes as one job per record, the cursor moving with them in

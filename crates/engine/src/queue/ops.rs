@@ -1,6 +1,7 @@
 //! Queue operations on the store. Every state change is one transaction, and every
 //! change to a running job is fenced by its lease token.
 
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -147,6 +148,10 @@ enum Holder<'a> {
     ExpiredBy(i64),
 }
 
+/// How often claiming also looks for lapsed leases. Leases last seconds; looking on
+/// every claim cost a query per job at full load.
+const SWEEP_LEASES_EVERY_US: i64 = 1_000_000;
+
 /// Jobs whose lease has run out. Ordered by the indexed column: `ORDER BY id` made
 /// SQLite walk the whole jobs table in id order on every claim, however few jobs ran.
 const EXPIRED_LEASES: &str = "SELECT id FROM jobs WHERE state = 'running' \
@@ -172,14 +177,27 @@ impl Store {
     }
 
     /// Leases up to `limit` jobs that are due, highest priority first, for `lease_for`.
-    /// Jobs whose lease expired (their worker died) are put back first.
+    /// Jobs whose lease expired (their worker died) are put back first, looked for at
+    /// most once a second.
     pub async fn claim(
         &self,
         worker: &str,
         limit: u32,
         lease_for: Duration,
     ) -> Result<Vec<Lease>, StoreError> {
-        self.requeue_expired().await?;
+        let now_us = to_micros(self.now());
+        let swept = self.leases_swept_at.load(Ordering::Relaxed);
+        if now_us.saturating_sub(swept) >= SWEEP_LEASES_EVERY_US
+            && self
+                .leases_swept_at
+                .compare_exchange(swept, now_us, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+            && let Err(error) = self.requeue_expired().await
+        {
+            // Look again on the next claim.
+            self.leases_swept_at.store(swept, Ordering::Relaxed);
+            return Err(error);
+        }
         let now = self.now();
         let token = uuid::Uuid::now_v7().to_string();
         let expires = now + chrono::Duration::from_std(lease_for).unwrap_or(chrono::Duration::MAX);

@@ -103,6 +103,8 @@ pub struct Store {
     retry: RetryPolicy,
     /// Wakes this process's runner as soon as a job is enqueued here.
     wakeup: Arc<Notify>,
+    /// When this process last looked for jobs whose lease lapsed (µs since the epoch).
+    pub(crate) leases_swept_at: Arc<std::sync::atomic::AtomicI64>,
     /// SQLite only: write transactions take turns here rather than in SQLite's busy
     /// handler, which sleeps a millisecond or more each time it finds the file locked.
     write_turn: Arc<Mutex<()>>,
@@ -168,6 +170,7 @@ impl Store {
             clock,
             retry: options.retry,
             wakeup: Arc::new(Notify::new()),
+            leases_swept_at: Arc::new(std::sync::atomic::AtomicI64::new(i64::MIN)),
             write_turn: Arc::new(Mutex::new(())),
         })
     }

@@ -134,28 +134,22 @@ impl OrdersFlow {
         // 1. Linked before.
         let t = &self.ctx.tenant;
         if let Some(reference) = &order.customer.reference {
-            let shop_link = store
-                .link_by_external(t, kinds::CUSTOMER, &self.ctx.from, reference)
+            let links = store
+                .links_alongside(t, kinds::CUSTOMER, &self.ctx.from, reference)
                 .await
                 .map_err(|e| store_failure("looking up customer links", e))?;
-            if let Some(shop_link) = shop_link {
-                let erp_link = store
-                    .link_by_entity(t, kinds::CUSTOMER, &self.ctx.to, &shop_link.entity_id)
-                    .await
-                    .map_err(|e| store_failure("looking up customer links", e))?;
-                if let Some(erp_link) = erp_link {
-                    let erp = CustomerRef {
-                        id: erp_link.external_id,
-                        name: order.customer.name.clone(),
-                        email: order.customer.email.clone(),
-                        vat_id: order.customer.vat_id.clone(),
-                    };
-                    return Ok(CustomerPlan::Existing {
-                        erp,
-                        entity: shop_link.entity_id,
-                        matched_by: "link",
-                    });
-                }
+            if let Some(erp_link) = links.into_iter().find(|l| l.system == self.ctx.to) {
+                let erp = CustomerRef {
+                    id: erp_link.external_id,
+                    name: order.customer.name.clone(),
+                    email: order.customer.email.clone(),
+                    vat_id: order.customer.vat_id.clone(),
+                };
+                return Ok(CustomerPlan::Existing {
+                    erp,
+                    entity: erp_link.entity_id,
+                    matched_by: "link",
+                });
             }
         }
         // 2–4. By e-mail, VAT id, or the reference Kontor gave a customer it created.

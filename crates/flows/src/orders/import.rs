@@ -68,18 +68,14 @@ impl OrdersFlow {
         let order = self.read_order(order_id).await?;
         let t = &self.ctx.tenant;
         let failed = |e| store_failure("looking up order links", e);
-        let entity = match store
-            .link_by_external(t, kinds::ORDER, &self.ctx.from, &order.id)
-            .await
-            .map_err(failed)?
-        {
-            Some(link) => link.entity_id,
-            None => crate::new_entity_id(),
-        };
-        let imported = store
-            .link_by_entity(t, kinds::ORDER, &self.ctx.to, &entity)
+        let links = store
+            .links_alongside(t, kinds::ORDER, &self.ctx.from, &order.id)
             .await
             .map_err(failed)?;
+        let entity = links
+            .first()
+            .map_or_else(crate::new_entity_id, |l| l.entity_id.clone());
+        let imported = links.into_iter().find(|l| l.system == self.ctx.to);
         let cancelled = order.status == OrderStatus::Cancelled;
         if let Some(link) = imported {
             let decision = if cancelled && self.options.cancel_in_erp {

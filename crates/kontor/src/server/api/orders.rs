@@ -128,7 +128,8 @@ pub(super) async fn submit_order(
             if let Err(error) = state.app.on_change(&tenant, &change).await {
                 tracing::warn!(message = "The order is kept, but its import waits for the next poll.", %error);
             }
-            (StatusCode::CREATED, submission)
+            // Just stored: nothing is linked to it yet, so nothing is looked up.
+            return Ok((StatusCode::CREATED, Json(summary(submission, Vec::new()))));
         }
         Submitted::Replayed(submission) => (StatusCode::OK, submission),
         Submitted::KeyReused(first) => {
@@ -244,27 +245,23 @@ pub(super) async fn get_submitted_order(
 }
 
 async fn view(store: &Store, submission: Submission) -> Result<SubmittedOrder, ApiError> {
-    let number = submission.body["number"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
-    let links = match store
-        .link_by_external(
+    let links = store
+        .links_alongside(
             &submission.tenant,
             kinds::ORDER,
             &submission.connection,
             &submission.order_id,
         )
-        .await?
-    {
-        Some(link) => {
-            store
-                .links_of_entity(&submission.tenant, kinds::ORDER, &link.entity_id)
-                .await?
-        }
-        None => Vec::new(),
-    };
-    Ok(SubmittedOrder {
+        .await?;
+    Ok(summary(submission, links))
+}
+
+fn summary(submission: Submission, links: Vec<Link>) -> SubmittedOrder {
+    let number = submission.body["number"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    SubmittedOrder {
         id: submission.order_id,
         number,
         state: if links.iter().any(|l| l.system != submission.connection) {
@@ -275,7 +272,7 @@ async fn view(store: &Store, submission: Submission) -> Result<SubmittedOrder, A
         connection: submission.connection,
         submitted_at: submission.submitted_at,
         links,
-    })
+    }
 }
 
 /// The tenant's `api` connection: the one named, or the only one.
