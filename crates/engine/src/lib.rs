@@ -9,6 +9,7 @@
 
 pub mod api_keys;
 pub mod clock;
+pub mod current;
 pub mod cursors;
 pub mod effects;
 pub mod entities;
@@ -27,6 +28,7 @@ mod time;
 
 pub use api_keys::{ApiKeyRecord, NewApiKey};
 pub use clock::{Clock, ManualClock, SystemClock};
+pub use current::Current;
 pub use cursors::Cursor;
 pub use effects::Effects;
 pub use entities::{EntityRecord, MatchKey};

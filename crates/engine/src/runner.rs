@@ -14,6 +14,7 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
+use crate::current::Current;
 use crate::effects::Effects;
 use crate::error::StoreError;
 use crate::job_error::JobError;
@@ -102,15 +103,25 @@ pub fn default_worker_id() -> String {
 
 pub struct Runner {
     store: Store,
-    handlers: Arc<HandlerRegistry>,
+    handlers: Current<HandlerRegistry>,
     config: RunnerConfig,
 }
 
 impl Runner {
     pub fn new(store: Store, handlers: HandlerRegistry, config: RunnerConfig) -> Self {
+        Runner::with_current(store, Current::new(handlers), config)
+    }
+
+    /// A runner whose handlers may be replaced while it runs (configuration reloads):
+    /// each job is dispatched with the handlers current when it starts.
+    pub fn with_current(
+        store: Store,
+        handlers: Current<HandlerRegistry>,
+        config: RunnerConfig,
+    ) -> Self {
         Runner {
             store,
-            handlers: Arc::new(handlers),
+            handlers,
             config,
         }
     }
@@ -170,7 +181,7 @@ impl Runner {
                     continue;
                 };
                 let store = self.store.clone();
-                let handlers = self.handlers.clone();
+                let handlers = self.handlers.get();
                 let lease_for = self.config.lease;
                 let hard_stop = hard_stop.clone();
                 tasks.spawn(async move {

@@ -13,6 +13,7 @@ use croner::parser::{CronParser, Seconds};
 use sqlx::Row;
 use tokio_util::sync::CancellationToken;
 
+use crate::current::Current;
 use crate::error::StoreError;
 use crate::queue::NewJob;
 use crate::queue::ops::enqueue_in;
@@ -83,18 +84,23 @@ pub struct ScheduledFlow {
 
 pub struct Scheduler {
     store: Store,
-    flows: Vec<ScheduledFlow>,
+    flows: Current<Vec<ScheduledFlow>>,
 }
 
 impl Scheduler {
     pub fn new(store: Store, flows: Vec<ScheduledFlow>) -> Self {
+        Scheduler::with_current(store, Current::new(flows))
+    }
+
+    /// A scheduler whose flows may be replaced while it runs (configuration reloads).
+    pub fn with_current(store: Store, flows: Current<Vec<ScheduledFlow>>) -> Self {
         Scheduler { store, flows }
     }
 
     /// Fires every flow that is due; returns how many fired.
     pub async fn tick(&self) -> Result<usize, StoreError> {
         let mut fired = 0;
-        for flow in &self.flows {
+        for flow in self.flows.get().iter() {
             if self.fire_if_due(flow).await? {
                 fired += 1;
             }
@@ -166,9 +172,6 @@ impl Scheduler {
 
     /// Ticks until `shutdown`, waking for the earliest due flow (at least once a second).
     pub async fn run(&self, shutdown: CancellationToken) {
-        if self.flows.is_empty() {
-            return;
-        }
         let mut failures = 0_u32;
         loop {
             let pause = match self.tick().await {

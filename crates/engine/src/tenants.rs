@@ -19,6 +19,16 @@ pub struct TenantConfigRecord {
     pub updated_at: DateTime<Utc>,
 }
 
+fn record_from_row(row: &sqlx::any::AnyRow) -> Result<TenantConfigRecord, StoreError> {
+    let document: String = row.try_get("document")?;
+    Ok(TenantConfigRecord {
+        tenant: row.try_get("tenant")?,
+        document: serde_json::from_str(&document).map_err(StoreError::corrupt("tenant config"))?,
+        revision: row.try_get("revision")?,
+        updated_at: from_micros(row.try_get("updated_at")?),
+    })
+}
+
 impl Store {
     pub async fn tenant_configs(&self) -> Result<Vec<TenantConfigRecord>, StoreError> {
         let rows = sqlx::query(
@@ -26,18 +36,22 @@ impl Store {
         )
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
-            .map(|row| {
-                let document: String = row.try_get("document")?;
-                Ok(TenantConfigRecord {
-                    tenant: row.try_get("tenant")?,
-                    document: serde_json::from_str(&document)
-                        .map_err(StoreError::corrupt("tenant config"))?,
-                    revision: row.try_get("revision")?,
-                    updated_at: from_micros(row.try_get("updated_at")?),
-                })
-            })
-            .collect()
+        rows.iter().map(record_from_row).collect()
+    }
+
+    pub async fn tenant_config(
+        &self,
+        tenant: &str,
+    ) -> Result<Option<TenantConfigRecord>, StoreError> {
+        sqlx::query(
+            "SELECT tenant, document, revision, updated_at FROM tenant_configs WHERE tenant = $1",
+        )
+        .bind(tenant)
+        .fetch_optional(&self.pool)
+        .await?
+        .as_ref()
+        .map(record_from_row)
+        .transpose()
     }
 
     /// Writes a tenant's document. With `expected_revision`, fails if someone else changed

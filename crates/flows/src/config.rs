@@ -204,6 +204,44 @@ pub struct Mappings {
 }
 
 impl Mappings {
+    /// What is wrong with the maps themselves, keys relative to `mappings`: a blank code
+    /// on either side, a SKU mapped to itself, a tax rate that is not a percentage.
+    pub fn problems(&self) -> Vec<ConfigProblem> {
+        fn pairs(map: &BTreeMap<String, String>) -> impl Iterator<Item = (&str, &str)> {
+            map.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+        }
+        let statuses = self.order_status.keys().map(|k| (k.as_str(), "-"));
+        let tables: Vec<(&str, Vec<(&str, &str)>)> = vec![
+            ("sku", pairs(&self.sku).collect()),
+            ("warehouses", pairs(&self.warehouses).collect()),
+            ("payment_methods", pairs(&self.payment_methods).collect()),
+            ("shipping_methods", pairs(&self.shipping_methods).collect()),
+            ("order_status", statuses.collect()),
+            ("customer_groups", pairs(&self.customer_groups).collect()),
+            ("tax_rates", pairs(&self.tax_rates).collect()),
+            ("price_lists", pairs(&self.price_lists).collect()),
+        ];
+        let mut problems = Vec::new();
+        for (table, entries) in tables {
+            for (from, to) in entries {
+                let key = format!("mappings.{table}.{from}");
+                let problem = if from.trim().is_empty() {
+                    Some("a code to map from is blank")
+                } else if to.trim().is_empty() {
+                    Some("maps to a blank code")
+                } else if table == "sku" && from == to {
+                    Some("maps a SKU to itself; leave it out")
+                } else if table == "tax_rates" && from.parse::<rust_decimal::Decimal>().is_err() {
+                    Some("a tax rate is a percentage, e.g. \"23\" or \"5.5\"")
+                } else {
+                    None
+                };
+                problems.extend(problem.map(|message| ConfigProblem::new(key, message)));
+            }
+        }
+        problems
+    }
+
     /// The ERP's SKU for a shop SKU.
     pub fn erp_sku<'a>(&'a self, shop_sku: &'a str) -> &'a str {
         self.sku
@@ -271,6 +309,21 @@ impl Mappings {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn mapping_problems_name_the_entry() {
+        let mut mappings = Mappings::default();
+        assert!(mappings.problems().is_empty());
+        mappings.sku.insert("A".into(), "A".into());
+        mappings.sku.insert("B".into(), " ".into());
+        mappings.sku.insert("C".into(), "D".into());
+        mappings.tax_rates.insert("vat".into(), "V23".into());
+        let keys: Vec<String> = mappings.problems().into_iter().map(|p| p.key).collect();
+        assert_eq!(
+            keys,
+            ["mappings.sku.A", "mappings.sku.B", "mappings.tax_rates.vat"]
+        );
+    }
 
     #[test]
     fn option_errors_name_the_key() {

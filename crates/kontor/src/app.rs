@@ -7,13 +7,15 @@ use std::sync::Arc;
 use kontor_connector::Connector;
 use kontor_connectors::{BuildContext, MemoryRegistry};
 use kontor_engine::{
-    HandlerRegistry, Runner, ScheduledFlow, Scheduler, Shutdown, Store, StoreError, SystemClock,
+    Current, HandlerRegistry, Runner, ScheduledFlow, Scheduler, Shutdown, Store, StoreError,
+    SystemClock,
 };
 use kontor_flows::{BuiltFlow, ConfigProblem, Flow, build_flows, handler_registry};
 use tokio::net::TcpListener;
 
 use crate::config::{ConfigError, ConfigFile, TenantConfig};
 use crate::secrets::{Keyring, open_tenant, seal_tenant};
+use kontor_engine::tenants::TenantConfigRecord;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
@@ -64,12 +66,54 @@ pub struct LiveTenant {
     pub flows: Vec<BuiltFlow>,
 }
 
+/// A tenant whose stored configuration could not be built.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BrokenTenant {
+    pub revision: i64,
+    pub error: String,
+}
+
+/// Every tenant as built from the store's configuration at one moment.
+#[derive(Default)]
+pub struct Tenants {
+    pub running: BTreeMap<String, Arc<LiveTenant>>,
+    /// Tenants whose stored configuration could not be built, and why.
+    pub broken: BTreeMap<String, BrokenTenant>,
+}
+
+impl Tenants {
+    pub fn get(&self, tenant: &str) -> Option<&Arc<LiveTenant>> {
+        self.running.get(tenant)
+    }
+
+    pub fn all_flows(&self) -> Vec<Arc<dyn Flow>> {
+        self.running
+            .values()
+            .flat_map(|t| t.flows.iter().map(|f| f.flow.clone()))
+            .collect()
+    }
+}
+
+/// What a reload did to one tenant.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Reloaded {
+    pub tenant: String,
+    /// `started`, `restarted`, `stopped` or `broken`.
+    pub change: &'static str,
+    pub revision: i64,
+}
+
 pub struct App {
     pub config: ConfigFile,
     pub store: Store,
-    pub tenants: BTreeMap<String, LiveTenant>,
-    /// Tenants whose stored configuration could not be built, and why.
-    pub broken: BTreeMap<String, String>,
+    /// The tenants running now; replaced whole when their stored configuration changes.
+    tenants: Current<Tenants>,
+    /// The job handlers and schedules of the tenants running now, as the runner and the
+    /// scheduler read them.
+    handlers: Current<HandlerRegistry>,
+    schedules: Current<Vec<ScheduledFlow>>,
+    /// One reload at a time.
+    reloading: tokio::sync::Mutex<()>,
     pub memory: MemoryRegistry,
     /// Orders submitted through the API, read by `api` connections.
     inbox: Arc<dyn kontor_connectors::inbox::OrderInbox>,
@@ -155,27 +199,105 @@ impl App {
             apply_config(&store, &config, false).await?;
             stored = store.tenant_configs().await?;
         }
-        let mut app = App {
+        let app = App {
             config,
             store: store.clone(),
-            tenants: BTreeMap::new(),
-            broken: BTreeMap::new(),
+            tenants: Current::new(Tenants::default()),
+            handlers: Current::new(HandlerRegistry::default()),
+            schedules: Current::new(Vec::new()),
+            reloading: tokio::sync::Mutex::new(()),
             memory,
             inbox: crate::server::api::StoreInbox::shared(store.clone()),
             keyring,
         };
+        app.install(stored).await;
+        Ok(app)
+    }
+
+    /// The tenants running now.
+    pub fn tenants(&self) -> Arc<Tenants> {
+        self.tenants.get()
+    }
+
+    /// One running tenant, as it is now.
+    pub fn tenant(&self, tenant: &str) -> Option<Arc<LiveTenant>> {
+        self.tenants.get().get(tenant).cloned()
+    }
+
+    /// Brings the running tenants in line with the store: a tenant whose configuration
+    /// changed is rebuilt and swapped in (jobs already running finish with the old one,
+    /// later jobs get the new), a new one started, a removed one stopped.
+    pub async fn reload(&self) -> Result<Vec<Reloaded>, AppError> {
+        let stored = self.store.tenant_configs().await?;
+        Ok(self.install(stored).await)
+    }
+
+    async fn install(&self, stored: Vec<TenantConfigRecord>) -> Vec<Reloaded> {
+        let _one_at_a_time = self.reloading.lock().await;
+        let before = self.tenants.get();
+        let mut next = Tenants::default();
+        let mut changes = Vec::new();
         for record in stored {
-            match app.build_tenant(&record.tenant, record.document, record.revision) {
+            let id = record.tenant.clone();
+            let revision = record.revision;
+            if let Some(live) = before.running.get(&id).filter(|l| l.revision == revision) {
+                next.running.insert(id, live.clone());
+                continue;
+            }
+            if let Some(broken) = before.broken.get(&id).filter(|b| b.revision == revision) {
+                next.broken.insert(id, broken.clone());
+                continue;
+            }
+            let was_running = before.running.contains_key(&id);
+            match self.build_tenant(&id, record.document, revision) {
                 Ok(live) => {
-                    app.tenants.insert(record.tenant, live);
+                    let change = if was_running { "restarted" } else { "started" };
+                    tracing::info!(message = "Tenant configuration loaded.", tenant = %id, revision, change);
+                    changes.push(Reloaded {
+                        tenant: id.clone(),
+                        change,
+                        revision,
+                    });
+                    next.running.insert(id, Arc::new(live));
                 }
                 Err(error) => {
-                    tracing::error!(message = "Tenant not started: its configuration has problems.", tenant = %record.tenant, %error);
-                    app.broken.insert(record.tenant, error.to_string());
+                    tracing::error!(message = "Tenant not started: its configuration has problems.", tenant = %id, revision, %error);
+                    changes.push(Reloaded {
+                        tenant: id.clone(),
+                        change: "broken",
+                        revision,
+                    });
+                    next.broken.insert(
+                        id,
+                        BrokenTenant {
+                            revision,
+                            error: error.to_string(),
+                        },
+                    );
                 }
             }
         }
-        Ok(app)
+        for (id, live) in &before.running {
+            if !next.running.contains_key(id) && !next.broken.contains_key(id) {
+                tracing::info!(message = "Tenant removed from the configuration; stopped.", tenant = %id);
+                changes.push(Reloaded {
+                    tenant: id.clone(),
+                    change: "stopped",
+                    revision: live.revision,
+                });
+            }
+        }
+        if !changes.is_empty() {
+            self.handlers.set(handler_registry(&next.all_flows()));
+            self.schedules.set(
+                next.running
+                    .values()
+                    .flat_map(|t| t.flows.iter().filter_map(BuiltFlow::scheduled))
+                    .collect(),
+            );
+            self.tenants.set(next);
+        }
+        changes
     }
 
     fn build_tenant(
@@ -229,22 +351,92 @@ impl App {
         })
     }
 
-    pub fn flows(&self) -> Vec<Arc<dyn Flow>> {
-        self.tenants
-            .values()
-            .flat_map(|t| t.flows.iter().map(|f| f.flow.clone()))
-            .collect()
+    /// Writes one tenant's configuration as the API and the console edit it: its inline
+    /// secrets sealed, checked by building it, stored unless someone changed it since
+    /// `expected_revision`, and running at once. Returns the new revision.
+    pub async fn update_tenant(
+        &self,
+        id: &str,
+        config: &TenantConfig,
+        expected_revision: i64,
+    ) -> Result<i64, AppError> {
+        let before = self
+            .store
+            .tenant_config(id)
+            .await?
+            .and_then(|record| TenantConfig::from_document(id, record.document).ok());
+        let mut sealed = config.clone();
+        seal_tenant(id, &mut sealed, &self.keyring, before.as_ref()).map_err(|problems| {
+            AppError::Tenant {
+                tenant: id.to_owned(),
+                problems: strip_prefix(id, problems),
+            }
+        })?;
+        let document = sealed.to_document();
+        // Refused here rather than stored and left broken.
+        self.build_tenant(id, document.clone(), expected_revision)?;
+        let revision = self
+            .store
+            .put_tenant_config(id, &document, Some(expected_revision))
+            .await?;
+        self.reload().await?;
+        Ok(revision)
     }
 
+    /// Builds one connection from `settings`, its sealed secrets opened, without
+    /// installing it ("test connection" tries settings before they are saved).
+    pub fn build_connection(
+        &self,
+        tenant: &str,
+        name: &str,
+        settings: &kontor_connectors::ConnectionConfig,
+    ) -> Result<Arc<dyn Connector>, AppError> {
+        let mut one = TenantConfig::default();
+        one.connections.insert(name.to_owned(), settings.clone());
+        let problems: Vec<ConfigProblem> = one
+            .problems(tenant)
+            .into_iter()
+            .filter(|p| p.key.contains(".connections."))
+            .collect();
+        let problems = if problems.is_empty() {
+            open_tenant(tenant, &mut one, &self.keyring)
+                .err()
+                .unwrap_or_default()
+        } else {
+            problems
+        };
+        if !problems.is_empty() {
+            return Err(AppError::Tenant {
+                tenant: tenant.to_owned(),
+                problems: strip_prefix(tenant, problems),
+            });
+        }
+        let settings = one.connections.get(name).unwrap_or(settings);
+        settings
+            .build(&BuildContext {
+                tenant,
+                connection: name,
+                data_dir: &self.config.data_dir,
+                memory: &self.memory,
+                inbox: Some(&self.inbox),
+            })
+            .map_err(|e| AppError::Tenant {
+                tenant: tenant.to_owned(),
+                problems: vec![ConfigProblem::new(format!("connections.{name}"), e.message)],
+            })
+    }
+
+    pub fn flows(&self) -> Vec<Arc<dyn Flow>> {
+        self.tenants.get().all_flows()
+    }
+
+    /// The job handlers of the tenants running now.
     pub fn handlers(&self) -> HandlerRegistry {
-        handler_registry(&self.flows())
+        (*self.handlers.get()).clone()
     }
 
     pub fn scheduled(&self) -> Vec<ScheduledFlow> {
-        self.tenants
-            .values()
-            .flat_map(|t| t.flows.iter().filter_map(BuiltFlow::scheduled))
-            .collect()
+        (*self.schedules.get()).clone()
     }
 
     /// A flow by name, in `tenant` or in the only tenant that has one by that name.
@@ -279,7 +471,7 @@ impl App {
         change: &kontor_flows::Change,
     ) -> Result<Vec<kontor_engine::EnqueueOutcome>, AppError> {
         let mut outcomes = Vec::new();
-        if let Some(live) = self.tenants.get(tenant) {
+        if let Some(live) = self.tenant(tenant) {
             for built in &live.flows {
                 for job in built.flow.jobs_for(change) {
                     outcomes.push(self.store.enqueue(job).await?);
@@ -307,12 +499,12 @@ impl App {
         listener: Option<TcpListener>,
     ) -> Result<(), AppError> {
         let metrics = crate::telemetry::metrics_handle();
-        let runner = Runner::new(
+        let runner = Runner::with_current(
             self.store.clone(),
-            self.handlers(),
+            self.handlers.clone(),
             self.config.runner_config(),
         );
-        let scheduler = Scheduler::new(self.store.clone(), self.scheduled());
+        let scheduler = Scheduler::with_current(self.store.clone(), self.schedules.clone());
         let server = async {
             if let Some(listener) = listener {
                 let router = crate::server::router(crate::server::ServerState::new(
@@ -328,9 +520,10 @@ impl App {
             }
         };
         let gauges = crate::telemetry::report_queue(self.store.clone(), shutdown.clone());
+        let watch = self.watch_configuration(shutdown.clone());
         tracing::info!(
             message = "Kontor is running.",
-            tenants = self.tenants.len(),
+            tenants = self.tenants.get().running.len(),
             flows = self.flows().len(),
             store = %self.store.backend(),
             workers = self.config.runner.workers,
@@ -339,10 +532,29 @@ impl App {
             runner.run(shutdown.clone()),
             scheduler.run(shutdown.clone()),
             server,
-            gauges
+            gauges,
+            watch
         );
         tracing::info!(message = "Kontor stopped.");
         Ok(())
+    }
+}
+
+impl App {
+    /// Picks up configuration changed in the store by another process (`kontor config
+    /// apply`, another instance's API) every `runner.config_poll`. Changes made through
+    /// this process's own API are reloaded at once.
+    async fn watch_configuration(&self, shutdown: Shutdown) {
+        let every = self.config.runner.config_poll;
+        loop {
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                _ = tokio::time::sleep(every) => {}
+            }
+            if let Err(error) = self.reload().await {
+                tracing::warn!(message = "Cannot read the configuration from the store; keeping the running one.", %error);
+            }
+        }
     }
 }
 

@@ -57,7 +57,8 @@ impl App {
                 .sum()
         };
         let mut tenants = Vec::new();
-        for (id, live) in self.tenants.iter().filter(|(id, _)| shown(id)) {
+        let now = self.tenants();
+        for (id, live) in now.running.iter().filter(|(id, _)| shown(id)) {
             let mut flows = Vec::new();
             for built in &live.flows {
                 let ctx = built.flow.context();
@@ -84,11 +85,11 @@ impl App {
                 flows,
             });
         }
-        for (id, error) in self.broken.iter().filter(|(id, _)| shown(id)) {
+        for (id, broken) in now.broken.iter().filter(|(id, _)| shown(id)) {
             tenants.push(TenantStatus {
                 tenant: id.clone(),
-                revision: None,
-                error: Some(error.clone()),
+                revision: Some(broken.revision),
+                error: Some(broken.error.clone()),
                 flows: vec![],
             });
         }

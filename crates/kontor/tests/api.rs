@@ -42,6 +42,7 @@ tenant_groups = { "group-acme" = ["acme"], "group-beta" = ["beta"], "group-all" 
 [runner]
 workers = 4
 idle_poll = "20ms"
+config_poll = "100ms"
 
 [runner.retry]
 initial_delay = "20ms"
@@ -59,6 +60,9 @@ type = "memory"
 [tenants.{t}.connections.portal]
 type = "api"
 description = "the B2B portal"
+
+[tenants.{t}.connections.spare]
+type = "memory"
 
 [tenants.{t}.flows.catalogue]
 from = "erp"
@@ -124,7 +128,11 @@ impl Server {
                 .await
                 .unwrap(),
         );
-        assert!(app.broken.is_empty(), "{:?}", app.broken);
+        assert!(
+            app.tenants().broken.is_empty(),
+            "{:?}",
+            app.tenants().broken
+        );
         let listener = app.listen().await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let shutdown = Shutdown::new();
@@ -595,6 +603,7 @@ async fn beta_data(server: &Server, beta_admin: &str) -> BetaData {
             ("key_id", revocable),
             ("kind", "order".into()),
             ("entity_id", entity),
+            ("name", "spare".into()),
         ],
         parked,
         order: order(&erp, 100),
@@ -651,7 +660,22 @@ async fn every_route_serves_its_own_tenant_and_none_serves_another() {
             !path.contains('{'),
             "a parameter of {template} has no test value"
         );
+        let revision = server
+            .app
+            .store
+            .tenant_config("beta")
+            .await
+            .unwrap()
+            .unwrap()
+            .revision;
         let body = match (method.as_str(), template.rsplit('/').next().unwrap()) {
+            ("PUT", "mappings") => Some(json!({
+                "revision": revision,
+                "mappings": { "warehouses": { "MAIN": "default" }, "payment_methods": { "card": "KARTA" } }
+            })),
+            ("PUT", "{name}") => {
+                Some(json!({ "revision": revision, "connection": { "type": "memory" } }))
+            }
             ("POST", "skip") => Some(json!({ "reason": "a test" })),
             ("POST", "edit-and-retry") => Some(json!({ "payload": { "n": 2 } })),
             ("POST", "api-keys") => Some(json!({ "name": "ci", "role": "viewer" })),
@@ -660,6 +684,8 @@ async fn every_route_serves_its_own_tenant_and_none_serves_another() {
         let query = if template.ends_with("/reports/sales") {
             let today = chrono::Utc::now().date_naive();
             format!("?from={today}&to={today}")
+        } else if *method == Method::DELETE && template.contains("/connections/") {
+            format!("?revision={revision}")
         } else {
             String::new()
         };
@@ -817,4 +843,228 @@ fn the_openapi_document_validates() {
         String::from_utf8_lossy(&checked.stdout),
         String::from_utf8_lossy(&checked.stderr)
     );
+}
+
+/// The console's configuration routes: a parked order for a SKU the ERP does not know is
+/// fixed by mapping the SKU — refused for a viewer, refused against a stale revision or
+/// with a blank code, accepted with a warning for a SKU the ERP lacks — and its retry
+/// then succeeds with the mapped product, without a restart. Connections are changed by
+/// admins only, one a flow uses cannot be removed, and "test connection" says what works.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mapping_fixed_through_the_api_lets_a_parked_order_through_at_once() {
+    let server = Server::start().await;
+    let erp = server.erp("acme");
+    let shop_key = server.api_key("acme", "shop").await.0;
+    let viewer = server.token(&["Kontor.Viewer"], &["group-acme"]);
+    let operator = server.token(&["Kontor.Operator"], &["group-acme"]);
+    let admin = server.token(&["Kontor.Admin"], &["group-acme"]);
+
+    let mut body = order(&erp, 21);
+    let real_sku = body["lines"][0]["sku"].as_str().unwrap().to_owned();
+    body["lines"][0]["sku"] = json!("OLD-MUG");
+    let number = body["number"].as_str().unwrap().to_owned();
+    assert_eq!(
+        submit(&server, "acme", &shop_key, "old-mug", &body)
+            .await
+            .status(),
+        StatusCode::CREATED
+    );
+    let parked_path = "/api/v1/tenants/acme/jobs?state=parked&error_code=unknown_sku";
+    server
+        .until("the order parked for its SKU", async || {
+            server.get(parked_path, &viewer).await.1["items"]
+                .as_array()
+                .is_some_and(|items| items.len() == 1)
+        })
+        .await;
+    let parked = server.get(parked_path, &viewer).await.1["items"][0]["id"]
+        .as_i64()
+        .unwrap();
+
+    let (status, config) = server.get("/api/v1/tenants/acme/config", &viewer).await;
+    assert_eq!(status, StatusCode::OK, "{config}");
+    assert_eq!(config["running"], true);
+    assert_eq!(config["connections"]["erp"]["kind"], "memory");
+    assert!(
+        config["connections"]["erp"]["used_by"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("portal_orders"))
+    );
+    let revision = config["revision"].as_i64().unwrap();
+    let mappings = "/api/v1/tenants/acme/config/mappings";
+    let change = |revision: i64, sku: Value| json!({ "revision": revision, "mappings": { "warehouses": { "MAIN": "default" }, "sku": sku } });
+    let put = async |credential: &str, body: Value| {
+        server
+            .call(Method::PUT, mappings, Some(credential), Some(body))
+            .await
+    };
+
+    let (status, refused) = put(&viewer, change(revision, json!({"OLD-MUG": real_sku}))).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{refused}");
+    let (status, stale) = put(
+        &operator,
+        change(revision - 1, json!({"OLD-MUG": real_sku})),
+    )
+    .await;
+    assert_eq!(
+        (status, stale["error"]["code"].as_str()),
+        (StatusCode::CONFLICT, Some("revision_conflict")),
+        "{stale}"
+    );
+    let (status, blank) = put(&operator, change(revision, json!({"OLD-MUG": " "}))).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{blank}");
+    assert_eq!(blank["error"]["code"], "invalid_config");
+    assert_eq!(blank["error"]["field"], "mappings.sku.OLD-MUG");
+    assert_eq!(
+        blank["error"]["details"]["problems"][0]["key"],
+        "mappings.sku.OLD-MUG"
+    );
+    let (status, unknown_table) = put(
+        &operator,
+        json!({ "revision": revision, "mappings": { "colours": {} } }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{unknown_table}");
+    assert_eq!(unknown_table["error"]["field"], "mappings.colours");
+    assert!(
+        unknown_table["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("colours"),
+        "{unknown_table}"
+    );
+
+    // Mapped to a SKU the ERP lacks: accepted, with a warning; the order still waits.
+    let (status, missing) = put(&operator, change(revision, json!({"OLD-MUG": "NO-SUCH"}))).await;
+    assert_eq!(status, StatusCode::OK, "{missing}");
+    assert!(
+        missing["warnings"][0].as_str().unwrap().contains("NO-SUCH"),
+        "{missing}"
+    );
+    let revision = missing["config"]["revision"].as_i64().unwrap();
+    let (status, fixed) = put(&operator, change(revision, json!({"OLD-MUG": real_sku}))).await;
+    assert_eq!(status, StatusCode::OK, "{fixed}");
+    assert_eq!(fixed["warnings"], json!([]));
+    assert_eq!(fixed["config"]["revision"], revision + 1);
+    assert_eq!(fixed["config"]["running"], true);
+    assert_eq!(
+        fixed["config"]["config"]["mappings"]["sku"]["OLD-MUG"],
+        real_sku.as_str()
+    );
+
+    let retry = format!("/api/v1/tenants/acme/jobs/{parked}/retry");
+    let (status, retried) = server
+        .call(Method::POST, &retry, Some(&operator), None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{retried}");
+    server.until_state(parked, JobState::Succeeded).await;
+    let sale = erp.sales_for(&number).remove(0);
+    assert!(
+        sale.lines.iter().any(|l| l.sku == real_sku),
+        "the sale has the mapped product"
+    );
+
+    // Test connection: the saved ERP works; settings that cannot work say why.
+    let test = "/api/v1/tenants/acme/connections/erp/test";
+    let (status, tested) = server.call(Method::POST, test, Some(&operator), None).await;
+    assert_eq!(status, StatusCode::OK, "{tested}");
+    assert_eq!(tested["ok"], true, "{tested}");
+    let steps: Vec<&str> = tested["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["step"].as_str().unwrap())
+        .collect();
+    assert_eq!(steps, ["settings", "reach", "capabilities"]);
+    let unreachable = json!({ "connection": {
+        "type": "tryton", "url": "http://127.0.0.1:9", "database": "x",
+        "username": "kontor", "password": { "value": "secret-xyz" }
+    }});
+    let (status, tested) = server
+        .call(Method::POST, test, Some(&operator), Some(unreachable))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{tested}");
+    assert_eq!(tested["ok"], false);
+    assert_eq!(tested["steps"][0]["ok"], true);
+    assert_eq!(tested["steps"][1]["step"], "reach");
+    assert_eq!(tested["steps"][1]["ok"], false, "{tested}");
+    assert!(
+        !tested.to_string().contains("secret-xyz"),
+        "no secret in the answer"
+    );
+    let (status, tested) = server
+        .call(
+            Method::POST,
+            test,
+            Some(&operator),
+            Some(json!({ "connection": { "type": "tryton", "url": "http://127.0.0.1:9" } })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{tested}");
+    assert!(
+        tested["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("database"),
+        "{tested}"
+    );
+
+    // Connections: admins only; one in use stays.
+    let revision = fixed["config"]["revision"].as_i64().unwrap();
+    let extra = "/api/v1/tenants/acme/config/connections/extra";
+    let add = json!({ "revision": revision, "connection": { "type": "memory", "latency": "1ms" } });
+    assert_eq!(
+        server
+            .call(Method::PUT, extra, Some(&operator), Some(add.clone()))
+            .await
+            .0,
+        StatusCode::FORBIDDEN
+    );
+    let (status, added) = server
+        .call(Method::PUT, extra, Some(&admin), Some(add))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{added}");
+    assert_eq!(added["config"]["connections"]["extra"]["kind"], "memory");
+    let revision = added["config"]["revision"].as_i64().unwrap();
+    let (status, in_use) = server
+        .call(
+            Method::DELETE,
+            &format!("/api/v1/tenants/acme/config/connections/erp?revision={revision}"),
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{in_use}");
+    assert!(
+        in_use["error"]["field"]
+            .as_str()
+            .unwrap()
+            .starts_with("flows."),
+        "{in_use}"
+    );
+
+    // Configuration another process writes to the store (`kontor config apply`) runs
+    // within `config_poll`, without a restart.
+    let stored = server
+        .app
+        .store
+        .tenant_config("acme")
+        .await
+        .unwrap()
+        .unwrap();
+    let mut document = stored.document.clone();
+    document["mappings"]["sku"]["OTHER-MUG"] = json!(real_sku);
+    let written = server
+        .app
+        .store
+        .put_tenant_config("acme", &document, Some(stored.revision))
+        .await
+        .unwrap();
+    server
+        .until("the running tenant to take the new revision", async || {
+            server.app.tenant("acme").unwrap().revision == written
+        })
+        .await;
+    server.shutdown.cancel();
 }

@@ -195,9 +195,12 @@ impl OrdersFlow {
                 e,
             )
         })?;
-        let missing: Vec<String> = wanted
+        let unknown: Vec<&(String, String)> = wanted
             .iter()
             .filter(|(sku, _)| !found.iter().any(|v| &v.sku == sku))
+            .collect();
+        let missing: Vec<String> = unknown
+            .iter()
             .map(|(sku, what)| format!("`{sku}` ({what})"))
             .collect();
         if !missing.is_empty() {
@@ -211,7 +214,11 @@ impl OrdersFlow {
                     self.ctx.tenant
                 ),
             )
-            .with_details(json!({ "missing": missing })));
+            // `skus`: what a mapping would map from (the console offers to).
+            .with_details(json!({
+                "missing": missing,
+                "skus": unknown.iter().map(|(sku, _)| sku).collect::<Vec<_>>(),
+            })));
         }
         Ok(found)
     }

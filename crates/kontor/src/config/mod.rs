@@ -223,6 +223,12 @@ impl TenantConfig {
                 },
             );
         }
+        for problem in self.mappings.problems() {
+            problems.push(ConfigProblem::new(
+                format!("{prefix}.{}", problem.key),
+                problem.message,
+            ));
+        }
         for problem in check_flows(&self.flows, &infos) {
             problems.push(ConfigProblem::new(
                 format!("{prefix}.{}", problem.key),

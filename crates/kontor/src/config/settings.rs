@@ -143,6 +143,9 @@ pub struct RunnerSettings {
     /// On shutdown, how long running jobs may take to finish.
     #[serde(with = "humantime_serde")]
     pub shutdown_grace: Duration,
+    /// How often the store is read for configuration another process changed.
+    #[serde(with = "humantime_serde")]
+    pub config_poll: Duration,
     pub retry: RetrySettings,
 }
 
@@ -154,6 +157,7 @@ impl Default for RunnerSettings {
             lease: runner.lease,
             idle_poll: runner.idle_poll,
             shutdown_grace: runner.shutdown_grace,
+            config_poll: Duration::from_secs(5),
             retry: RetrySettings::default(),
         }
     }
@@ -203,6 +207,12 @@ impl super::ConfigFile {
         }
         if self.runner.lease < Duration::from_secs(1) {
             problems.push(ConfigProblem::new("runner.lease", "must be at least 1s"));
+        }
+        if self.runner.config_poll < Duration::from_millis(100) {
+            problems.push(ConfigProblem::new(
+                "runner.config_poll",
+                "must be at least 100ms",
+            ));
         }
         if self.runner.retry.max_attempts == 0 {
             problems.push(ConfigProblem::new(

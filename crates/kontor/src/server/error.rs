@@ -11,6 +11,8 @@ pub struct ApiError {
     pub code: &'static str,
     pub message: String,
     pub field: Option<String>,
+    /// More for programs and the console: every problem of a refused configuration, …
+    pub details: Option<serde_json::Value>,
 }
 
 impl ApiError {
@@ -20,7 +22,13 @@ impl ApiError {
             code,
             message: message.into(),
             field: None,
+            details: None,
         }
+    }
+
+    pub fn with_details(mut self, details: serde_json::Value) -> ApiError {
+        self.details = Some(details);
+        self
     }
 
     pub fn with_field(mut self, field: impl Into<String>) -> ApiError {
@@ -57,6 +65,12 @@ impl From<kontor_engine::StoreError> for ApiError {
             StoreError::WrongJobState { .. } => {
                 ApiError::new(StatusCode::CONFLICT, "wrong_state", error.to_string())
             }
+            StoreError::RevisionConflict { .. } => ApiError::new(
+                StatusCode::CONFLICT,
+                "revision_conflict",
+                format!("{error}; read it again and reapply your change"),
+            )
+            .with_field("revision"),
             other => ApiError::unavailable("store_unavailable", other.to_string()),
         }
     }
@@ -67,6 +81,9 @@ impl IntoResponse for ApiError {
         let mut body = json!({ "code": self.code, "message": self.message });
         if let Some(field) = &self.field {
             body["field"] = json!(field);
+        }
+        if let Some(details) = self.details {
+            body["details"] = details;
         }
         let mut response = (self.status, Json(json!({ "error": body }))).into_response();
         if self.status == StatusCode::UNAUTHORIZED {

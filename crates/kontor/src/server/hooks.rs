@@ -84,9 +84,8 @@ pub(crate) async fn receive(
     };
     let Some(connector) = state
         .app
-        .tenants
-        .get(&tenant)
-        .and_then(|live| live.connections.get(&connection))
+        .tenant(&tenant)
+        .and_then(|live| live.connections.get(&connection).cloned())
     else {
         count("unknown_connection");
         return refuse(

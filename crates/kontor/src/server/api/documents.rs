@@ -32,7 +32,7 @@ pub(super) async fn invoices(
     let page = query(page)?;
     let start = page.cursor_from_start("invoices")?;
     let (connection, invoices) =
-        source(live, page.connection.as_deref(), FlowKind::Invoices, |c| {
+        source(&live, page.connection.as_deref(), FlowKind::Invoices, |c| {
             c.invoice_source()
         })?;
     let changes = invoices
@@ -65,7 +65,7 @@ pub(super) async fn invoice_pdf(
     let invoice: Invoice = serde_json::from_value(record.data).map_err(|e| {
         ApiError::unavailable("store_unreadable", format!("invoice `{number}`: {e}"))
     })?;
-    let (connection, invoices) = source(live, None, FlowKind::Invoices, |c| c.invoice_source())?;
+    let (connection, invoices) = source(&live, None, FlowKind::Invoices, |c| c.invoice_source())?;
     let pdf = invoices
         .invoice_pdf(&invoice)
         .await
@@ -104,10 +104,12 @@ pub(super) async fn shipments(
     let live = caller.live_tenant(&state, Role::Viewer, &tenant)?;
     let page = query(page)?;
     let start = page.cursor_from_start("shipments")?;
-    let (connection, shipments) =
-        source(live, page.connection.as_deref(), FlowKind::Shipments, |c| {
-            c.shipment_source()
-        })?;
+    let (connection, shipments) = source(
+        &live,
+        page.connection.as_deref(),
+        FlowKind::Shipments,
+        |c| c.shipment_source(),
+    )?;
     let changes = shipments
         .shipments_changed(start.as_deref(), page.limit()?)
         .await

@@ -5,6 +5,7 @@
 //! OIDC token or an API key) and, under `/api/v1/tenants/{tenant}`, acts for that one
 //! tenant only: a tenant the caller does not act for reads as not found.
 
+mod config;
 mod documents;
 mod jobs;
 mod keys;
@@ -14,6 +15,7 @@ mod system;
 mod tenant;
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::request::Parts;
@@ -48,6 +50,7 @@ pub use orders::{ORDER_INBOX_KIND, StoreInbox};
         (name = "customers", description = "B2B customers, read from the ERP"),
         (name = "documents", description = "Orders submitted through Kontor, invoices and shipments"),
         (name = "operations", description = "Jobs, links, reports"),
+        (name = "configuration", description = "Connections and mappings, as the console edits them"),
         (name = "access", description = "API keys"),
     )
 )]
@@ -85,6 +88,10 @@ pub fn routes() -> OpenApiRouter<ServerState> {
         .routes(routes!(jobs::retry_job))
         .routes(routes!(jobs::skip_job))
         .routes(routes!(jobs::edit_and_retry_job))
+        .routes(routes!(config::get_config))
+        .routes(routes!(config::put_mappings))
+        .routes(routes!(config::put_connection, config::delete_connection))
+        .routes(routes!(config::test_connection))
         .routes(routes!(keys::list_keys, keys::create_key))
         .routes(routes!(keys::revoke_key))
         .routes(routes!(reads::products))
@@ -120,6 +127,10 @@ pub(crate) struct ErrorDetail {
     /// The parameter or body field at fault, when one is.
     #[serde(skip_serializing_if = "Option::is_none")]
     field: Option<String>,
+    /// More, for some codes: `invalid_config` lists every problem as `{key, message}`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Object)]
+    details: Option<serde_json::Value>,
 }
 
 /// One page of a list. Keep `next_cursor` to continue later: a later call with it
@@ -204,28 +215,30 @@ impl std::ops::Deref for Caller {
 }
 
 impl Caller {
-    /// The tenant, if the caller acts for it with at least `role` and it exists.
-    pub fn tenant<'a>(
+    /// The tenant, if the caller acts for it with at least `role` and it exists: running
+    /// (`Some`), or configured but not running (`None`).
+    pub fn tenant(
         &self,
-        state: &'a ServerState,
+        state: &ServerState,
         role: Role,
         tenant: &str,
-    ) -> Result<Option<&'a LiveTenant>, ApiError> {
+    ) -> Result<Option<Arc<LiveTenant>>, ApiError> {
         self.0.may(role, tenant)?;
-        match state.app.tenants.get(tenant) {
-            Some(live) => Ok(Some(live)),
-            None if state.app.broken.contains_key(tenant) => Ok(None),
+        let tenants = state.app.tenants();
+        match tenants.get(tenant) {
+            Some(live) => Ok(Some(live.clone())),
+            None if tenants.broken.contains_key(tenant) => Ok(None),
             None => Err(ApiError::not_found(format!("tenant `{tenant}`"))),
         }
     }
 
     /// The running tenant (its connections are needed), if the caller may act for it.
-    pub fn live_tenant<'a>(
+    pub fn live_tenant(
         &self,
-        state: &'a ServerState,
+        state: &ServerState,
         role: Role,
         tenant: &str,
-    ) -> Result<&'a LiveTenant, ApiError> {
+    ) -> Result<Arc<LiveTenant>, ApiError> {
         self.tenant(state, role, tenant)?.ok_or_else(|| {
             ApiError::unavailable(
                 "tenant_not_running",

@@ -79,7 +79,7 @@ pub(super) async fn submit_order(
     order: Result<Json<serde_json::Value>, JsonRejection>,
 ) -> Result<(StatusCode, Json<SubmittedOrder>), ApiError> {
     let live = caller.live_tenant(&state, Role::ShopIntegration, &tenant)?;
-    let connection = inbox_connection(live, query(inbox)?.connection.as_deref())?;
+    let connection = inbox_connection(&live, query(inbox)?.connection.as_deref())?;
     let key = headers
         .get(IDEMPOTENCY_KEY)
         .and_then(|v| v.to_str().ok())
@@ -234,7 +234,7 @@ pub(super) async fn get_submitted_order(
     inbox: Result<Query<InboxQuery>, QueryRejection>,
 ) -> Result<Json<SubmittedOrder>, ApiError> {
     let live = caller.live_tenant(&state, Role::ShopIntegration, &tenant)?;
-    let connection = inbox_connection(live, query(inbox)?.connection.as_deref())?;
+    let connection = inbox_connection(&live, query(inbox)?.connection.as_deref())?;
     let submission = state
         .app
         .store

@@ -33,10 +33,12 @@ pub(super) async fn products(
 ) -> Result<Json<Page<Product>>, ApiError> {
     let live = caller.live_tenant(&state, Role::ShopIntegration, &tenant)?;
     let page = query(page)?;
-    let (connection, catalogue) =
-        source(live, page.connection.as_deref(), FlowKind::Catalogue, |c| {
-            c.catalogue_source()
-        })?;
+    let (connection, catalogue) = source(
+        &live,
+        page.connection.as_deref(),
+        FlowKind::Catalogue,
+        |c| c.catalogue_source(),
+    )?;
     let start = start_cursor(&page, &connection, |since| catalogue.cursor_at(since))?;
     let changes = catalogue
         .products_changed(start.as_deref(), page.limit()?)
@@ -69,7 +71,7 @@ pub(super) async fn product(
     let live = caller.live_tenant(&state, Role::ShopIntegration, &tenant)?;
     let named = query(named)?;
     let (connection, catalogue) = source(
-        live,
+        &live,
         named.connection.as_deref(),
         FlowKind::Catalogue,
         |c| c.catalogue_source(),
@@ -99,7 +101,7 @@ pub(super) async fn prices(
 ) -> Result<Json<Page<Price>>, ApiError> {
     let live = caller.live_tenant(&state, Role::ShopIntegration, &tenant)?;
     let page = query(page)?;
-    let (connection, prices) = source(live, page.connection.as_deref(), FlowKind::Prices, |c| {
+    let (connection, prices) = source(&live, page.connection.as_deref(), FlowKind::Prices, |c| {
         c.price_source()
     })?;
     let start = start_cursor(&page, &connection, |since| prices.cursor_at(since))?;
@@ -156,7 +158,7 @@ pub(super) async fn stock(
         limit,
         connection,
     };
-    let (connection, levels) = source(live, page.connection.as_deref(), FlowKind::Stock, |c| {
+    let (connection, levels) = source(&live, page.connection.as_deref(), FlowKind::Stock, |c| {
         c.stock_source()
     })?;
     if let Some(skus) = &sku {
@@ -217,10 +219,12 @@ pub(super) async fn customers(
     let live = caller.live_tenant(&state, Role::Viewer, &tenant)?;
     let page = query(page)?;
     let start = page.cursor_from_start("customers")?;
-    let (connection, customers) =
-        source(live, page.connection.as_deref(), FlowKind::Customers, |c| {
-            c.customer_source()
-        })?;
+    let (connection, customers) = source(
+        &live,
+        page.connection.as_deref(),
+        FlowKind::Customers,
+        |c| c.customer_source(),
+    )?;
     let changes = customers
         .customers_changed(start.as_deref(), page.limit()?)
         .await
