@@ -19,6 +19,7 @@ pub mod inbox;
 pub mod job_error;
 pub mod links;
 pub mod locks;
+pub mod people;
 pub mod queue;
 pub mod runner;
 pub mod scheduler;
@@ -38,6 +39,7 @@ pub use inbox::{NewSubmission, Submission, Submitted};
 pub use job_error::{ErrorClass, JobError};
 pub use links::Link;
 pub use locks::LockGuard;
+pub use people::{SessionRecord, UserRecord};
 pub use queue::{
     EnqueueOutcome, FailureOutcome, Job, JobErrorRecord, JobFilter, JobState, Lease, NewJob,
     QueueCount, RetryPolicy,

@@ -119,6 +119,8 @@ pub struct App {
     inbox: Arc<dyn kontor_connectors::inbox::OrderInbox>,
     /// Opens the connections' sealed secrets.
     keyring: Keyring,
+    /// The address the HTTP server is bound to, once it is.
+    bound: std::sync::OnceLock<std::net::SocketAddr>,
 }
 
 /// What `config apply` did to one tenant.
@@ -209,6 +211,7 @@ impl App {
             memory,
             inbox: crate::server::api::StoreInbox::shared(store.clone()),
             keyring,
+            bound: std::sync::OnceLock::new(),
         };
         app.install(stored).await;
         Ok(app)
@@ -484,12 +487,26 @@ impl App {
     /// Binds the HTTP listener (port 0 picks a free one, as tests do).
     pub async fn listen(&self) -> Result<TcpListener, AppError> {
         let addr = self.config.server.listen;
-        TcpListener::bind(addr)
+        let listener = TcpListener::bind(addr)
             .await
             .map_err(|source| AppError::Listen {
                 addr: addr.to_string(),
                 source,
-            })
+            })?;
+        if let Ok(bound) = listener.local_addr() {
+            let _ = self.bound.set(bound);
+        }
+        Ok(listener)
+    }
+
+    /// Where people reach Kontor, without a trailing slash: `server.public_url`, else
+    /// the address it listens on.
+    pub fn public_url(&self) -> String {
+        match (&self.config.server.public_url, self.bound.get()) {
+            (Some(url), _) => url.trim_end_matches('/').to_owned(),
+            (None, Some(bound)) => format!("http://{bound}"),
+            (None, None) => format!("http://{}", self.config.server.listen),
+        }
     }
 
     /// Runs workers, scheduler and (given a listener) the HTTP server until `shutdown`.

@@ -38,6 +38,7 @@ listen = "127.0.0.1:0"
 issuer = "{issuer}"
 audience = "api://kontor"
 tenant_groups = { "group-acme" = ["acme"], "group-beta" = ["beta"], "group-all" = ["*"] }
+client_id = "kontor-console"
 
 [runner]
 workers = 4
@@ -580,6 +581,18 @@ async fn beta_data(server: &Server, beta_admin: &str) -> BetaData {
         })
         .await;
     let product = erp.products().into_iter().next().unwrap();
+    let all_admin = server.token(&["Kontor.Admin"], &["group-all"]);
+    let (status, made) = server
+        .call(
+            Method::PUT,
+            "/api/v1/users/bea",
+            Some(&all_admin),
+            Some(
+                json!({ "password": "beta's own password", "role": "viewer", "tenants": ["beta"] }),
+            ),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{made}");
     let (_, revocable) = server.api_key("beta", "viewer").await;
     let parked = vec![
         server.parked_job("beta").await,
@@ -604,6 +617,7 @@ async fn beta_data(server: &Server, beta_admin: &str) -> BetaData {
             ("kind", "order".into()),
             ("entity_id", entity),
             ("name", "spare".into()),
+            ("username", "bea".into()),
         ],
         parked,
         order: order(&erp, 100),
@@ -677,6 +691,12 @@ async fn every_route_serves_its_own_tenant_and_none_serves_another() {
                 Some(json!({ "revision": revision, "connection": { "type": "memory" } }))
             }
             ("POST", "skip") => Some(json!({ "reason": "a test" })),
+            ("POST", "session") => {
+                Some(json!({ "username": "bea", "password": "beta's own password" }))
+            }
+            ("PUT", "{username}") => Some(json!({
+                "password": "beta's own password", "role": "viewer", "tenants": ["beta"]
+            })),
             ("POST", "edit-and-retry") => Some(json!({ "payload": { "n": 2 } })),
             ("POST", "api-keys") => Some(json!({ "name": "ci", "role": "viewer" })),
             _ => None,
@@ -1066,5 +1086,360 @@ async fn a_mapping_fixed_through_the_api_lets_a_parked_order_through_at_once() {
             server.app.tenant("acme").unwrap().revision == written
         })
         .await;
+    server.shutdown.cancel();
+}
+
+/// The `name=value` of a `Set-Cookie` header named `name`.
+fn set_cookie(response: &reqwest::Response, name: &str) -> Option<String> {
+    response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with(&format!("{name}=")))
+        .map(|v| v.split(';').next().unwrap_or_default().to_owned())
+}
+
+/// The console's sign-ins: a local account's password or the OIDC issuer starts a
+/// session (an HttpOnly cookie); a change made with it needs its CSRF token; signing
+/// out, or a new password, ends it; guessing passwords is slowed down; admins manage
+/// accounts only within their tenants.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sessions_from_a_password_or_the_issuer_and_their_csrf_token() {
+    let server = Server::start().await;
+    let admin = server.token(&["Kontor.Admin"], &["group-acme"]);
+    let account = |password: &str, role: &str, tenants: Value| json!({ "password": password, "role": role, "tenants": tenants });
+    let put_user = async |who: &str, name: &str, body: Value| {
+        server
+            .call(
+                Method::PUT,
+                &format!("/api/v1/users/{name}"),
+                Some(who),
+                Some(body),
+            )
+            .await
+    };
+    let (status, made) = put_user(
+        &admin,
+        "anna",
+        account("correct horse battery", "viewer", json!(["acme"])),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{made}");
+    assert!(
+        !made.to_string().contains("argon2"),
+        "no hash shown: {made}"
+    );
+    let (status, weak) = put_user(
+        &admin,
+        "olek",
+        account("short", "operator", json!(["acme"])),
+    )
+    .await;
+    assert_eq!(
+        (status, weak["error"]["code"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("weak_password"))
+    );
+    let (status, _) = put_user(
+        &admin,
+        "olek",
+        account("long enough password", "shop", json!(["acme"])),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "shop is for machines");
+    let (status, _) = put_user(
+        &admin,
+        "olek",
+        account("long enough password", "operator", json!(["beta"])),
+    )
+    .await;
+    assert_eq!(
+        status,
+        StatusCode::FORBIDDEN,
+        "acme's admin cannot give beta"
+    );
+    assert_eq!(
+        put_user(
+            &admin,
+            "olek",
+            account("long enough password", "operator", json!(["acme"]))
+        )
+        .await
+        .0,
+        StatusCode::CREATED
+    );
+    let all_admin = server.token(&["Kontor.Admin"], &["group-all"]);
+    assert_eq!(
+        put_user(
+            &all_admin,
+            "bea",
+            account("beta's own password", "admin", json!(["beta"]))
+        )
+        .await
+        .0,
+        StatusCode::CREATED
+    );
+    let (_, listed) = server.get("/api/v1/users", &admin).await;
+    let names: Vec<&str> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["username"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        ["anna", "olek"],
+        "acme's admin does not see beta's accounts"
+    );
+    assert_eq!(
+        server
+            .call(Method::DELETE, "/api/v1/users/bea", Some(&admin), None)
+            .await
+            .0,
+        StatusCode::NOT_FOUND
+    );
+
+    let plain = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let sign_in = async |username: &str, password: &str| {
+        plain
+            .post(format!("{}/api/v1/session", server.base))
+            .json(&json!({ "username": username, "password": password }))
+            .send()
+            .await
+            .unwrap()
+    };
+    for (username, password) in [
+        ("anna", "wrong password!!"),
+        ("nobody", "correct horse battery"),
+    ] {
+        let refused = sign_in(username, password).await;
+        assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
+        let body: Value = refused.json().await.unwrap();
+        assert_eq!(
+            body["error"]["code"], "invalid_credentials",
+            "the same for both"
+        );
+    }
+    let signed_in = sign_in("ANNA", "correct horse battery").await;
+    assert_eq!(signed_in.status(), StatusCode::CREATED);
+    let header = signed_in.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        header.contains("HttpOnly") && header.contains("SameSite=Lax"),
+        "{header}"
+    );
+    let anna = set_cookie(&signed_in, "kontor_session").unwrap();
+    let session: Value = signed_in.json().await.unwrap();
+    assert_eq!(
+        (session["role"].as_str(), session["via"].as_str()),
+        (Some("viewer"), Some("session"))
+    );
+    assert_eq!(session["oidc_sign_in"], true);
+    let csrf = session["csrf_token"].as_str().unwrap().to_owned();
+    let with_cookie = |method: Method, path: &str, cookie: &str, csrf: Option<&str>| {
+        let mut request = plain
+            .request(method, format!("{}{path}", server.base))
+            .header("cookie", cookie);
+        if let Some(csrf) = csrf {
+            request = request.header("x-csrf-token", csrf);
+        }
+        request
+    };
+    let current: Value = with_cookie(Method::GET, "/api/v1/session", &anna, None)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(current["subject"], "user:anna");
+    assert_eq!(current["csrf_token"], csrf.as_str());
+    assert_eq!(
+        with_cookie(Method::GET, "/api/v1/tenants/acme/jobs", &anna, None)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        with_cookie(Method::GET, "/api/v1/tenants/beta/jobs", &anna, None)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::NOT_FOUND
+    );
+    let parked = server.parked_job("acme").await;
+    let retry = format!("/api/v1/tenants/acme/jobs/{parked}/retry");
+    let no_csrf = with_cookie(Method::POST, &retry, &anna, None)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(no_csrf.status(), StatusCode::FORBIDDEN);
+    assert_eq!(
+        no_csrf.json::<Value>().await.unwrap()["error"]["code"],
+        "csrf_token_missing"
+    );
+    let viewer_retry = with_cookie(Method::POST, &retry, &anna, Some(&csrf))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        viewer_retry.status(),
+        StatusCode::FORBIDDEN,
+        "a viewer may not retry"
+    );
+    assert_eq!(
+        viewer_retry.json::<Value>().await.unwrap()["error"]["code"],
+        "forbidden"
+    );
+
+    let olek_in = sign_in("olek", "long enough password").await;
+    let olek = set_cookie(&olek_in, "kontor_session").unwrap();
+    let olek_csrf = olek_in.json::<Value>().await.unwrap()["csrf_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        with_cookie(Method::POST, &retry, &olek, Some(&csrf))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::FORBIDDEN,
+        "another session's CSRF token does not do"
+    );
+    assert_eq!(
+        with_cookie(Method::POST, &retry, &olek, Some(&olek_csrf))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::OK
+    );
+    // A new password ends the account's sessions.
+    assert_eq!(
+        put_user(
+            &admin,
+            "olek",
+            account("another long password", "operator", json!(["acme"]))
+        )
+        .await
+        .0,
+        StatusCode::OK
+    );
+    let ended = with_cookie(Method::GET, "/api/v1/session", &olek, None)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ended.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        ended.json::<Value>().await.unwrap()["error"]["code"],
+        "session_expired"
+    );
+    // Signing out ends the session and clears the cookie.
+    let out = with_cookie(Method::DELETE, "/api/v1/session", &anna, None)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.status(), StatusCode::NO_CONTENT);
+    assert_eq!(
+        set_cookie(&out, "kontor_session").as_deref(),
+        Some("kontor_session=")
+    );
+    assert_eq!(
+        with_cookie(Method::GET, "/api/v1/tenants/acme/jobs", &anna, None)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::UNAUTHORIZED
+    );
+    // Guessing is slowed down: past ten tries a minute, even the right password waits.
+    for _ in 0..10 {
+        sign_in("anna", "guess guess guess").await;
+    }
+    assert_eq!(
+        sign_in("anna", "correct horse battery").await.status(),
+        StatusCode::TOO_MANY_REQUESTS
+    );
+
+    // Through the issuer: authorization code with PKCE.
+    let mut claims = server.issuer.claims(&["Kontor.Operator"]);
+    claims["groups"] = json!(["group-acme"]);
+    server.issuer.grant(server.key.sign(&claims)).await;
+    let started = plain
+        .get(format!(
+            "{}/console/auth/oidc?return_to=/console/inbox",
+            server.base
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert!(started.status().is_redirection(), "{}", started.status());
+    let to_issuer = started.headers()["location"].to_str().unwrap().to_owned();
+    assert!(
+        to_issuer.starts_with(&server.issuer.url.replace("/v2.0", "/oauth2/v2.0/authorize")),
+        "{to_issuer}"
+    );
+    assert!(
+        to_issuer.contains("code_challenge_method=S256")
+            && to_issuer.contains("client_id=kontor-console")
+    );
+    let login_state = set_cookie(&started, "kontor_login").unwrap();
+    let at_issuer = plain.get(&to_issuer).send().await.unwrap();
+    let back = at_issuer.headers()["location"].to_str().unwrap().to_owned();
+    assert!(
+        back.starts_with(&format!("{}/console/auth/callback?code=", server.base)),
+        "{back}"
+    );
+    // The same answer in another browser (no state cookie) signs nobody in.
+    let elsewhere = plain.get(&back).send().await.unwrap();
+    assert!(
+        elsewhere.headers()["location"]
+            .to_str()
+            .unwrap()
+            .starts_with("/console/signin?error=")
+    );
+    assert_eq!(set_cookie(&elsewhere, "kontor_session"), None);
+    let finished = plain
+        .get(&back)
+        .header("cookie", &login_state)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(finished.headers()["location"], "/console/inbox");
+    let through_issuer = set_cookie(&finished, "kontor_session").unwrap();
+    let who: Value = with_cookie(Method::GET, "/api/v1/session", &through_issuer, None)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(who["subject"], "operator@acme.example");
+    assert_eq!(
+        (who["role"].as_str(), who["tenants"].clone()),
+        (Some("operator"), json!(["acme"]))
+    );
+    // A code is good once.
+    let replayed = plain
+        .get(&back)
+        .header("cookie", &login_state)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        replayed.headers()["location"]
+            .to_str()
+            .unwrap()
+            .starts_with("/console/signin?error=")
+    );
     server.shutdown.cancel();
 }

@@ -187,7 +187,8 @@ impl Store {
         &self.retry
     }
 
-    pub(crate) fn now(&self) -> chrono::DateTime<chrono::Utc> {
+    /// The store's clock: times kept in the store are compared with this one.
+    pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
         self.clock.now()
     }
 

@@ -10,6 +10,7 @@ mod run;
 mod secrets;
 mod status;
 mod sync;
+mod users;
 
 use std::path::PathBuf;
 
@@ -67,6 +68,9 @@ pub enum Command {
     /// API keys for machines: create (shown once), list, revoke.
     #[command(subcommand)]
     Keys(keys::KeysCommand),
+    /// Console accounts: add (password from stdin, or made up and shown once), list, remove.
+    #[command(subcommand)]
+    Users(users::UsersCommand),
     /// The key that seals connections' inline secrets: make one, rotate to it.
     #[command(subcommand)]
     Secrets(secrets::SecretsCommand),
@@ -100,6 +104,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Report(command) => report::report(config, command).await,
         Command::Bind(args) => bind::bind(config, args).await,
         Command::Keys(command) => keys::keys(config, command).await,
+        Command::Users(command) => users::users(config, command).await,
         Command::Secrets(command) => secrets::secrets(config, command).await,
         Command::Demo(_) => Ok(0),
     }

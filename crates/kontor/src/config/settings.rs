@@ -74,6 +74,11 @@ pub struct ServerSettings {
     pub enabled: bool,
     /// Address for health, metrics and the API.
     pub listen: SocketAddr,
+    /// The address people reach Kontor at, when it is not `http://<listen>` (behind a
+    /// reverse proxy, TLS): where the OIDC issuer sends browsers back to, and whether
+    /// session cookies are marked `Secure`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub public_url: Option<String>,
     /// Who may call the API.
     pub auth: AuthSettings,
 }
@@ -83,6 +88,7 @@ impl Default for ServerSettings {
         ServerSettings {
             enabled: true,
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            public_url: None,
             auth: AuthSettings::default(),
         }
     }
@@ -97,15 +103,29 @@ impl Default for ServerSettings {
 /// audience = "api://kontor"
 /// tenant_groups = { "<group object id>" = ["acme"], "Kontor.AllTenants" = ["*"] }
 /// ```
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct AuthSettings {
     /// Requests without credentials from a loopback address act as an admin of every
     /// tenant (the demo, a single-user laptop). Never behind a reverse proxy on the same
-    /// machine: every request would come from loopback.
+    /// machine: every request would come from loopback. The console still asks people
+    /// to sign in.
     pub local_trust: bool,
+    /// How long a console sign-in lasts.
+    #[serde(with = "humantime_serde")]
+    pub session_ttl: Duration,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub oidc: Option<crate::server::auth::OidcConfig>,
+}
+
+impl Default for AuthSettings {
+    fn default() -> Self {
+        AuthSettings {
+            local_trust: false,
+            session_ttl: Duration::from_secs(12 * 3600),
+            oidc: None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -224,6 +244,20 @@ impl super::ConfigFile {
             problems.push(ConfigProblem::new(
                 "runner.retry.initial_delay",
                 "must not exceed max_delay",
+            ));
+        }
+        if self.server.auth.session_ttl < Duration::from_secs(60) {
+            problems.push(ConfigProblem::new(
+                "server.auth.session_ttl",
+                "must be at least 1m",
+            ));
+        }
+        if let Some(url) = &self.server.public_url
+            && !(url.starts_with("https://") || url.starts_with("http://"))
+        {
+            problems.push(ConfigProblem::new(
+                "server.public_url",
+                format!("`{url}` must be an http:// or https:// address"),
             ));
         }
         if let Some(oidc) = &self.server.auth.oidc {

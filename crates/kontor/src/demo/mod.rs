@@ -81,6 +81,7 @@ pub async fn run(args: &DemoArgs) -> anyhow::Result<u8> {
         });
     }
 
+    let accounts = console_accounts(&app, &args.data_dir).await?;
     let resumed = !shop.orders().is_empty();
     println!(
         "Kontor demo — {} products in the ERP, {} orders in the shop{}",
@@ -92,6 +93,14 @@ pub async fn run(args: &DemoArgs) -> anyhow::Result<u8> {
         let addr = listener.local_addr()?;
         println!(
             "HTTP: http://{addr}/api/v1/status · API docs http://{addr}/api/docs · http://{addr}/metrics"
+        );
+        let signins: Vec<String> = accounts
+            .iter()
+            .map(|(name, password)| format!("{name} / {password}"))
+            .collect();
+        println!(
+            "Console: http://{addr}/console/ — sign in as {}",
+            signins.join(", or ")
         );
     }
     println!(
@@ -122,6 +131,51 @@ pub async fn run(args: &DemoArgs) -> anyhow::Result<u8> {
         args.data_dir.display()
     );
     Ok(0)
+}
+
+/// The demo's console accounts — an admin and a viewer — with passwords made up on the
+/// first run and kept in the data directory (readable by its owner only), so a resumed
+/// demo signs in the same way.
+async fn console_accounts(app: &App, data_dir: &Path) -> anyhow::Result<Vec<(String, String)>> {
+    use crate::server::auth::accounts::{hash_password, random_token};
+    let file = data_dir.join("console-accounts.txt");
+    let kept = std::fs::read_to_string(&file).unwrap_or_default();
+    let mut accounts = Vec::new();
+    for (name, role, tenant) in [("admin", "admin", "*"), ("viewer", "viewer", TENANT)] {
+        let known = kept
+            .lines()
+            .filter_map(|line| line.split_once(' '))
+            .find(|(n, _)| *n == name)
+            .map(|(_, password)| password.to_owned());
+        let exists = app.store.user_with_hash(name).await?.is_some();
+        let password = match known {
+            Some(password) if exists => password,
+            _ => {
+                let password = random_token()[..16].to_owned();
+                let hash = hash_password(&password)?;
+                app.store
+                    .put_user(name, &hash, role, &[tenant.to_owned()])
+                    .await?;
+                password
+            }
+        };
+        accounts.push((name.to_owned(), password));
+    }
+    let text: String = accounts
+        .iter()
+        .map(|(name, password)| format!("{name} {password}\n"))
+        .collect();
+    write_private(&file, &text)?;
+    Ok(accounts)
+}
+
+fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path)?.write_all(text.as_bytes())
 }
 
 /// Shoppers placing orders; now and then one for a product the ERP retired.

@@ -26,6 +26,11 @@ impl ApiError {
         }
     }
 
+    pub fn with_code(mut self, code: &'static str) -> ApiError {
+        self.code = code;
+        self
+    }
+
     pub fn with_details(mut self, details: serde_json::Value) -> ApiError {
         self.details = Some(details);
         self

@@ -3,6 +3,7 @@
 
 pub mod api;
 pub mod auth;
+mod console;
 pub mod error;
 mod hooks;
 
@@ -22,6 +23,8 @@ pub struct ServerState {
     metrics: PrometheusHandle,
     deliveries: Arc<hooks::RecentDeliveries>,
     auth: Arc<Authenticator>,
+    /// Sign-in attempts per account name.
+    sign_ins: Arc<api::SignInLimiter>,
 }
 
 impl ServerState {
@@ -40,7 +43,19 @@ impl ServerState {
             metrics,
             deliveries: Arc::new(hooks::RecentDeliveries::default()),
             auth: Arc::new(auth),
+            sign_ins: api::sign_in_limiter(),
         }
+    }
+
+    /// People can sign in to the console through the OIDC issuer.
+    pub fn oidc_sign_in(&self) -> bool {
+        self.app
+            .config
+            .server
+            .auth
+            .oidc
+            .as_ref()
+            .is_some_and(|oidc| oidc.client_id.is_some())
     }
 }
 
@@ -51,7 +66,8 @@ pub fn router(state: ServerState) -> Router {
     let (routes, openapi) = api::routes().split_for_parts();
     // The docs page also serves the document itself, at OPENAPI_PATH.
     routes
-        .with_state(state)
+        .with_state(state.clone())
         .merge(SwaggerUi::new("/api/docs").url(OPENAPI_PATH, openapi))
+        .merge(console::routes().with_state(state))
         .layer(tower_http::trace::TraceLayer::new_for_http())
 }

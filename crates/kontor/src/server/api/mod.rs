@@ -10,6 +10,7 @@ mod documents;
 mod jobs;
 mod keys;
 mod orders;
+mod people;
 mod reads;
 mod system;
 mod tenant;
@@ -31,6 +32,8 @@ use super::error::ApiError;
 use crate::app::LiveTenant;
 
 pub use orders::{ORDER_INBOX_KIND, StoreInbox};
+pub(crate) use people::start_session;
+pub use people::{SignInLimiter, sign_in_limiter};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -51,7 +54,7 @@ pub use orders::{ORDER_INBOX_KIND, StoreInbox};
         (name = "documents", description = "Orders submitted through Kontor, invoices and shipments"),
         (name = "operations", description = "Jobs, links, reports"),
         (name = "configuration", description = "Connections and mappings, as the console edits them"),
-        (name = "access", description = "API keys"),
+        (name = "access", description = "Signing in, accounts and API keys"),
     )
 )]
 struct ApiDoc;
@@ -92,6 +95,13 @@ pub fn routes() -> OpenApiRouter<ServerState> {
         .routes(routes!(config::put_mappings))
         .routes(routes!(config::put_connection, config::delete_connection))
         .routes(routes!(config::test_connection))
+        .routes(routes!(
+            people::sign_in,
+            people::current_session,
+            people::sign_out
+        ))
+        .routes(routes!(people::list_users))
+        .routes(routes!(people::put_user, people::delete_user))
         .routes(routes!(keys::list_keys, keys::create_key))
         .routes(routes!(keys::revoke_key))
         .routes(routes!(reads::products))
@@ -201,7 +211,10 @@ impl FromRequestParts<ServerState> for Caller {
             .extensions
             .get::<ConnectInfo<SocketAddr>>()
             .map(|info| info.0.ip());
-        let principal = state.auth.authenticate(&parts.headers, peer).await?;
+        let principal = state
+            .auth
+            .authenticate(&parts.headers, &parts.method, peer)
+            .await?;
         Ok(Caller(principal))
     }
 }

@@ -1,11 +1,15 @@
 //! Who is calling: OIDC bearer tokens (any standard issuer; Microsoft Entra ID by
 //! configuration alone) and the roles they carry.
 
+pub mod accounts;
 pub mod oidc;
 pub mod principal;
 
 pub use oidc::{OidcConfig, OidcVerifier, TokenError, VerifiedToken};
-pub use principal::{Authenticator, Principal, Tenants, mint_key};
+pub use principal::{
+    Authenticator, CSRF_HEADER, Principal, SESSION_COOKIE, Tenants, Via, mint_key, session_cookie,
+    session_hash,
+};
 
 /// What a caller may do. Roles are cumulative: an operator may do what a viewer may.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]

@@ -53,6 +53,22 @@ pub struct OidcConfig {
     /// The least time between two fetches caused by unknown key ids.
     #[serde(default = "default_refetch_after", with = "humantime_serde")]
     pub refetch_after: Duration,
+    /// The console's client id at the issuer: people sign in to the console through
+    /// the issuer (authorization code with PKCE) when it is set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+    /// The client's secret, for an issuer that registers the console as a confidential
+    /// client (Entra ID "web" platform); a public client needs none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_secret: Option<kontor_connector::Secret>,
+    /// Scopes the console asks for. The access token must be one Kontor accepts
+    /// (`audience`); with Entra ID add `api://kontor/.default`.
+    #[serde(default = "default_scopes")]
+    pub scopes: Vec<String>,
+}
+
+fn default_scopes() -> Vec<String> {
+    vec!["openid".into(), "profile".into()]
 }
 
 fn one_or_many<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
@@ -192,6 +208,23 @@ impl OidcVerifier {
         }
     }
 
+    pub fn config(&self) -> &OidcConfig {
+        &self.config
+    }
+
+    pub fn http(&self) -> &reqwest::Client {
+        &self.http
+    }
+
+    /// The issuer's discovery document.
+    pub async fn discovery(&self) -> Result<Value, TokenError> {
+        let url = format!(
+            "{}/.well-known/openid-configuration",
+            self.config.issuer.trim_end_matches('/')
+        );
+        self.get_json(&url).await
+    }
+
     pub async fn verify(&self, token: &str) -> Result<VerifiedToken, TokenError> {
         let header = jsonwebtoken::decode_header(token).map_err(|_| TokenError::Malformed)?;
         if !ACCEPTED.contains(&header.alg) {
@@ -280,19 +313,15 @@ impl OidcVerifier {
     async fn fetch(&self) -> Result<JwkSet, TokenError> {
         let jwks_uri = match &self.config.jwks_uri {
             Some(uri) => uri.clone(),
-            None => {
-                let discovery = format!(
-                    "{}/.well-known/openid-configuration",
-                    self.config.issuer.trim_end_matches('/')
-                );
-                let document: Value = self.get_json(&discovery).await?;
-                document["jwks_uri"]
-                    .as_str()
-                    .map(str::to_owned)
-                    .ok_or_else(|| {
-                        TokenError::KeysUnavailable(format!("{discovery} names no jwks_uri"))
-                    })?
-            }
+            None => self.discovery().await?["jwks_uri"]
+                .as_str()
+                .map(str::to_owned)
+                .ok_or_else(|| {
+                    TokenError::KeysUnavailable(format!(
+                        "the discovery document of {} names no jwks_uri",
+                        self.config.issuer
+                    ))
+                })?,
         };
         let set: JwkSet = self.get_json(&jwks_uri).await?;
         tracing::info!(message = "Fetched the OIDC issuer's keys.", issuer = %self.config.issuer, keys = set.keys.len());

@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use axum::http::{HeaderMap, header};
+use axum::http::{HeaderMap, Method, header};
 use kontor_engine::Store;
 use sha2::{Digest, Sha256};
 
@@ -23,6 +23,32 @@ pub enum Tenants {
 }
 
 impl Tenants {
+    /// From a list of tenant ids, where `*` means every tenant.
+    pub fn from_list(tenants: Vec<String>) -> Tenants {
+        if tenants.iter().any(|t| t == "*") {
+            Tenants::All
+        } else {
+            Tenants::Only(tenants.into_iter().collect())
+        }
+    }
+
+    /// As a list of tenant ids (`*` for every tenant).
+    pub fn to_list(&self) -> Vec<String> {
+        match self {
+            Tenants::All => vec!["*".to_owned()],
+            Tenants::Only(tenants) => tenants.iter().cloned().collect(),
+        }
+    }
+
+    /// Every tenant of `other` is one of these.
+    pub fn covers(&self, other: &Tenants) -> bool {
+        match (self, other) {
+            (Tenants::All, _) => true,
+            (Tenants::Only(_), Tenants::All) => false,
+            (Tenants::Only(mine), Tenants::Only(theirs)) => theirs.is_subset(mine),
+        }
+    }
+
     pub fn contains(&self, tenant: &str) -> bool {
         match self {
             Tenants::All => true,
@@ -31,12 +57,36 @@ impl Tenants {
     }
 }
 
+/// How a principal proved who it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Via {
+    /// An OIDC access token.
+    Token,
+    ApiKey,
+    /// A console session cookie (signed in with a password or through OIDC).
+    Session,
+    /// `local_trust`: a request without credentials from this machine.
+    Local,
+}
+
+impl Via {
+    pub fn name(self) -> &'static str {
+        match self {
+            Via::Token => "token",
+            Via::ApiKey => "api_key",
+            Via::Session => "session",
+            Via::Local => "local",
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Principal {
-    /// Who: the token's subject, `key:<id>`, or `local`.
+    /// Who: the token's subject, `key:<id>`, `user:<name>`, or `local`.
     pub subject: String,
     pub role: Role,
     pub tenants: Tenants,
+    pub via: Via,
 }
 
 impl Principal {
@@ -92,12 +142,34 @@ pub fn mint_key() -> MintedKey {
     }
 }
 
+/// The console's session cookie, and the header its changes must carry.
+pub const SESSION_COOKIE: &str = "kontor_session";
+pub const CSRF_HEADER: &str = "x-csrf-token";
+
+/// The session cookie of a request, if it sends one.
+pub fn session_cookie(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == SESSION_COOKIE)
+        .map(|(_, value)| value.to_owned())
+        .filter(|value| !value.is_empty())
+}
+
+/// What the store keeps of a session cookie.
+pub fn session_hash(cookie: &str) -> String {
+    hash_secret(cookie)
+}
+
 fn hash_secret(secret: &str) -> String {
     hex::encode(Sha256::digest(secret.as_bytes()))
 }
 
 /// Equal without telling, by its timing, how much of it was equal.
-fn same(a: &str, b: &str) -> bool {
+pub(crate) fn same(a: &str, b: &str) -> bool {
     a.len() == b.len()
         && a.bytes()
             .zip(b.bytes())
@@ -113,17 +185,24 @@ pub struct Authenticator {
 }
 
 impl Authenticator {
+    /// The caller of a request: a bearer token or API key, else a console session (whose
+    /// changes must carry its CSRF token), else — with `local_trust` — this machine.
     pub async fn authenticate(
         &self,
         headers: &HeaderMap,
+        method: &Method,
         peer: Option<IpAddr>,
     ) -> Result<Principal, ApiError> {
         let Some(authorization) = headers.get(header::AUTHORIZATION) else {
+            if let Some(cookie) = session_cookie(headers) {
+                return self.session(&cookie, headers, method).await;
+            }
             if self.local_trust && peer.is_some_and(|ip| ip.is_loopback()) {
                 return Ok(Principal {
                     subject: "local".into(),
                     role: Role::Admin,
                     tenants: Tenants::All,
+                    via: Via::Local,
                 });
             }
             return Err(ApiError::unauthenticated(
@@ -163,6 +242,44 @@ impl Authenticator {
             subject: format!("key:{}", record.id),
             role,
             tenants: Tenants::Only(BTreeSet::from([record.tenant])),
+            via: Via::ApiKey,
+        })
+    }
+
+    async fn session(
+        &self,
+        cookie: &str,
+        headers: &HeaderMap,
+        method: &Method,
+    ) -> Result<Principal, ApiError> {
+        let session = self
+            .store
+            .live_session(&session_hash(cookie))
+            .await?
+            .ok_or_else(|| {
+                ApiError::unauthenticated("session_expired", "sign in again: the session has ended")
+            })?;
+        let changes = !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS);
+        if changes {
+            let sent = headers
+                .get(CSRF_HEADER)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default();
+            if !same(sent, &session.csrf_token) {
+                return Err(ApiError::forbidden(format!(
+                    "a change made with a session cookie must send its `{CSRF_HEADER}` header"
+                ))
+                .with_code("csrf_token_missing"));
+            }
+        }
+        let role = Role::from_claim(&session.role).ok_or_else(|| {
+            ApiError::unauthenticated("session_expired", "sign in again: the session has ended")
+        })?;
+        Ok(Principal {
+            subject: session.subject,
+            role,
+            tenants: Tenants::from_list(session.tenants),
+            via: Via::Session,
         })
     }
 
@@ -186,15 +303,11 @@ impl Authenticator {
         let role = Role::strongest(verified.roles.iter().map(String::as_str)).ok_or_else(|| {
             ApiError::forbidden(format!("{} has no Kontor role", verified.subject))
         })?;
-        let tenants = if verified.tenants.iter().any(|t| t == "*") {
-            Tenants::All
-        } else {
-            Tenants::Only(verified.tenants.into_iter().collect())
-        };
         Ok(Principal {
             subject: verified.subject,
             role,
-            tenants,
+            tenants: Tenants::from_list(verified.tenants),
+            via: Via::Token,
         })
     }
 }
@@ -222,6 +335,7 @@ mod tests {
             subject: "t".into(),
             role,
             tenants: Tenants::Only(BTreeSet::from(["acme".to_owned()])),
+            via: Via::ApiKey,
         };
         assert!(principal(Role::Admin).may(Role::Operator, "acme").is_ok());
         assert!(principal(Role::Viewer).may(Role::Operator, "acme").is_err());
