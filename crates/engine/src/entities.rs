@@ -197,6 +197,31 @@ impl Store {
         .await?)
     }
 
+    /// Entities (kind, id) of `tenant` that `text` names: one of their keys (a number, a
+    /// SKU, an e-mail, a VAT id), their id, or their id in one of the systems.
+    pub async fn search_entities(
+        &self,
+        tenant: &str,
+        text: &str,
+        limit: u32,
+    ) -> Result<Vec<(String, String)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT kind, entity_id FROM entity_keys WHERE tenant = $1 AND key_value = $2 \
+             UNION SELECT kind, entity_id FROM links WHERE tenant = $1 \
+             AND (external_id = $2 OR entity_id = $2) \
+             UNION SELECT kind, id AS entity_id FROM entities WHERE tenant = $1 AND id = $2 \
+             ORDER BY kind, entity_id LIMIT $3",
+        )
+        .bind(tenant)
+        .bind(text)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| Ok((row.try_get("kind")?, row.try_get("entity_id")?)))
+            .collect()
+    }
+
     /// Entities of one kind, in id order, `limit` at a time after `after_id`.
     pub async fn list_entities(
         &self,

@@ -7,6 +7,7 @@
 //! overlap, and that a job's effects (links, cursors, follow-up jobs) are committed in the
 //! same transaction that marks it done.
 
+pub mod activity;
 pub mod api_keys;
 pub mod clock;
 pub mod current;
@@ -27,6 +28,7 @@ pub mod store;
 pub mod tenants;
 mod time;
 
+pub use activity::{ActivitySlot, FlowActivity, ParkedGroup, ParkedSelection};
 pub use api_keys::{ApiKeyRecord, NewApiKey};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use current::Current;

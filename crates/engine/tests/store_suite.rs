@@ -747,7 +747,279 @@ async fn a_waiting_job_is_retried_and_parks_with_its_reason_if_the_wait_runs_out
     );
 }
 
+async fn entities_are_searched_by_key_id_and_external_id(t: TestStore) {
+    let s = &t.store;
+    s.upsert_entity(
+        &EntityRecord::new("acme", "order", "ord-1", json!({ "number": "W-77" }))
+            .key(MatchKey::number("W-77")),
+    )
+    .await
+    .unwrap();
+    s.upsert_link(&Link::new("acme", "order", "erp", "SO-9", "ord-1"))
+        .await
+        .unwrap();
+    let found =
+        |text: &'static str| async move { s.search_entities("acme", text, 10).await.unwrap() };
+    let one = vec![("order".to_owned(), "ord-1".to_owned())];
+    assert_eq!(found("W-77").await, one, "by its number");
+    assert_eq!(found("SO-9").await, one, "by its id in the ERP");
+    assert_eq!(found("ord-1").await, one, "by its own id");
+    assert!(found("W-78").await.is_empty());
+    assert!(
+        s.search_entities("globex", "W-77", 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+/// The console's views of the queue: jobs found by flow and by text; each flow's work;
+/// activity over time; parked jobs grouped by reason and retried together.
+async fn the_console_finds_counts_groups_and_retries_jobs(t: TestStore) {
+    let s = &t.store;
+    let flow_job = |kind: &str, order: &str| {
+        NewJob::new("acme", kind, json!({ "flow": "orders", "order_id": order }))
+            .dedupe_key(format!("{kind}:orders:{order}"))
+            .max_attempts(1)
+    };
+    let a = s
+        .enqueue(flow_job("orders.import", "A-100%_1"))
+        .await
+        .unwrap()
+        .job_id();
+    let b = s
+        .enqueue(flow_job("orders.import", "B-200"))
+        .await
+        .unwrap()
+        .job_id();
+    let c = s
+        .enqueue(flow_job("orders.import", "C-300"))
+        .await
+        .unwrap()
+        .job_id();
+    let poll = s
+        .enqueue(NewJob::new(
+            "acme",
+            "orders.poll",
+            json!({ "flow": "orders" }),
+        ))
+        .await
+        .unwrap()
+        .job_id();
+    s.enqueue(NewJob::new(
+        "globex",
+        "orders.poll",
+        json!({ "flow": "orders" }),
+    ))
+    .await
+    .unwrap();
+    let search = |text: &str| JobFilter {
+        tenant: Some("acme".into()),
+        search: Some(text.into()),
+        ..Default::default()
+    };
+    let ids = |jobs: Vec<kontor_engine::Job>| jobs.iter().map(|j| j.id).collect::<Vec<_>>();
+    assert_eq!(
+        ids(s.list_jobs(&search("b-200")).await.unwrap()),
+        [b],
+        "any case"
+    );
+    assert_eq!(
+        ids(s.list_jobs(&search("100%_")).await.unwrap()),
+        [a],
+        "% and _ are taken literally"
+    );
+    assert!(s.list_jobs(&search("0%_2")).await.unwrap().is_empty());
+    let by_flow = s
+        .list_jobs(&JobFilter {
+            tenant: Some("acme".into()),
+            flow: Some("orders".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(by_flow.len(), 4);
+    assert!(by_flow.iter().all(|j| j.flow.as_deref() == Some("orders")));
+
+    // Two imports park with one reason, one with another; the polls succeed.
+    let leases = s.claim("w", 10, LEASE).await.unwrap();
+    assert_eq!(leases.len(), 5);
+    for lease in &leases {
+        if lease.job.tenant == "globex" {
+            s.complete(lease, Effects::none()).await.unwrap();
+            continue;
+        }
+        let error = match lease.job.id {
+            id if id == a || id == b => {
+                JobError::needs_human("unknown_sku", "SKU MUG-250 not found")
+            }
+            id if id == c => JobError::permanent("invalid_order", "order C-300 has no lines"),
+            _ => {
+                s.complete(
+                    lease,
+                    Effects::none().link(Link::new("acme", "order", "erp", "SO-1", "e-1")),
+                )
+                .await
+                .unwrap();
+                continue;
+            }
+        };
+        s.fail(lease, &error).await.unwrap();
+    }
+    let since = t.clock.now() - chrono::Duration::hours(1);
+    let flows = s.flow_activity("acme", since).await.unwrap();
+    assert_eq!(flows.len(), 1);
+    assert_eq!(
+        (flows[0].parked, flows[0].pending, flows[0].succeeded),
+        (3, 0, 1)
+    );
+    assert_eq!(flows[0].last_success_at, Some(t.clock.now()));
+    let slots = s
+        .activity(
+            "acme",
+            "order",
+            &["erp".into()],
+            since,
+            Duration::from_secs(600),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        slots.len(),
+        7,
+        "an hour in 10-minute slots, the current one too"
+    );
+    assert_eq!(slots.iter().map(|s| s.created).sum::<i64>(), 1);
+    assert_eq!(slots.iter().map(|s| s.errors).sum::<i64>(), 3);
+    assert_eq!(slots.last().unwrap().errors, 3, "in the current slot");
+
+    let groups = s.parked_groups("acme").await.unwrap();
+    let summary: Vec<(&str, i64)> = groups.iter().map(|g| (g.code.as_str(), g.count)).collect();
+    assert_eq!(summary, [("unknown_sku", 2), ("invalid_order", 1)]);
+    assert_eq!(groups[0].latest_job_id, b);
+    assert_eq!(groups[0].flow.as_deref(), Some("orders"));
+    assert_eq!(
+        s.retry_parked(
+            "globex",
+            &kontor_engine::ParkedSelection {
+                code: Some("unknown_sku".into()),
+                ..Default::default()
+            }
+        )
+        .await
+        .unwrap(),
+        0,
+        "only the tenant's own"
+    );
+    let revived = s
+        .retry_parked(
+            "acme",
+            &kontor_engine::ParkedSelection {
+                kind: Some("orders.import".into()),
+                code: Some("unknown_sku".into()),
+                ids: vec![],
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(revived, 2);
+    for id in [a, b] {
+        let job = s.get_job(id, None).await.unwrap().unwrap();
+        assert_eq!((job.state, job.attempts), (JobState::Pending, 0));
+    }
+    assert_eq!(
+        s.get_job(c, None).await.unwrap().unwrap().state,
+        JobState::Parked
+    );
+    let _ = poll;
+}
+
+/// Accounts keep a hash only; sessions are found by their cookie's hash until they
+/// expire, and a changed password or a removed account ends them; an OIDC sign-in's
+/// verifier is taken once, and only while fresh.
+async fn accounts_sessions_and_sign_ins(t: TestStore) {
+    let s = &t.store;
+    assert!(
+        s.put_user("anna", "hash-1", "viewer", &["acme".into()])
+            .await
+            .unwrap()
+    );
+    let (user, hash) = s.user_with_hash("anna").await.unwrap().unwrap();
+    assert_eq!(
+        (user.role.as_str(), user.tenants.clone(), hash.as_str()),
+        ("viewer", vec!["acme".to_owned()], "hash-1")
+    );
+    let session = kontor_engine::SessionRecord {
+        subject: "user:anna".into(),
+        role: "viewer".into(),
+        tenants: vec!["acme".into()],
+        csrf_token: "csrf".into(),
+        method: "password".into(),
+        created_at: t.clock.now(),
+        expires_at: t.clock.now() + chrono::Duration::hours(1),
+    };
+    s.create_session("cookie-hash", &session).await.unwrap();
+    assert_eq!(
+        s.live_session("cookie-hash").await.unwrap(),
+        Some(session.clone())
+    );
+    assert_eq!(s.live_session("other").await.unwrap(), None);
+    t.clock.advance(Duration::from_secs(3601));
+    assert_eq!(
+        s.live_session("cookie-hash").await.unwrap(),
+        None,
+        "expired"
+    );
+    let fresh = kontor_engine::SessionRecord {
+        created_at: t.clock.now(),
+        expires_at: t.clock.now() + chrono::Duration::hours(1),
+        ..session
+    };
+    s.create_session("cookie-2", &fresh).await.unwrap();
+    assert!(
+        !s.put_user("anna", "hash-2", "viewer", &["acme".into()])
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        s.live_session("cookie-2").await.unwrap(),
+        None,
+        "a new password ends sessions"
+    );
+    s.create_session("cookie-3", &fresh).await.unwrap();
+    assert!(s.end_session("cookie-3").await.unwrap());
+    assert!(!s.end_session("cookie-3").await.unwrap());
+    assert!(s.delete_user("anna").await.unwrap());
+    assert!(s.users().await.unwrap().is_empty());
+
+    s.begin_oidc_login("state-1", "verifier-1", "/console/")
+        .await
+        .unwrap();
+    s.begin_oidc_login("state-2", "verifier-2", "/console/")
+        .await
+        .unwrap();
+    let within = Duration::from_secs(600);
+    assert_eq!(
+        s.take_oidc_login("state-1", within).await.unwrap(),
+        Some(("verifier-1".into(), "/console/".into()))
+    );
+    assert_eq!(
+        s.take_oidc_login("state-1", within).await.unwrap(),
+        None,
+        "once"
+    );
+    t.clock.advance(Duration::from_secs(601));
+    assert_eq!(
+        s.take_oidc_login("state-2", within).await.unwrap(),
+        None,
+        "too late"
+    );
+}
+
 on_both_backends!(
+    entities_are_searched_by_key_id_and_external_id,
+    the_console_finds_counts_groups_and_retries_jobs,
+    accounts_sessions_and_sign_ins,
     a_waiting_job_is_retried_and_parks_with_its_reason_if_the_wait_runs_out,
     a_lock_held_by_a_job_is_free_once_its_lease_lapses,
     named_locks_exclude_others_until_released_or_expired,

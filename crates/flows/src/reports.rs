@@ -151,3 +151,94 @@ pub async fn sales_report(
         totals: totals.into_values().collect(),
     })
 }
+
+/// What a report's table or CSV is broken down by.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Breakdown {
+    /// Per day and channel.
+    #[default]
+    Day,
+    /// Per product.
+    Product,
+}
+
+/// A CSV field, quoted when it needs to be.
+fn csv_field(field: &str) -> String {
+    if field.contains([',', '"', '\n']) {
+        format!("\"{}\"", field.replace('"', "\"\""))
+    } else {
+        field.to_owned()
+    }
+}
+
+impl SalesReport {
+    /// The report broken down by day or product: headers and rows of text.
+    pub fn rows(&self, by: Breakdown) -> (Vec<&'static str>, Vec<Vec<String>>) {
+        let report = self;
+        match by {
+            Breakdown::Day => (
+                vec![
+                    "day", "channel", "currency", "orders", "units", "gross", "tax",
+                ],
+                report
+                    .by_day
+                    .iter()
+                    .map(|r| {
+                        vec![
+                            r.day.to_string(),
+                            r.channel.clone(),
+                            r.currency.to_string(),
+                            r.orders.to_string(),
+                            r.units.normalize().to_string(),
+                            r.gross.to_string(),
+                            r.tax.to_string(),
+                        ]
+                    })
+                    .collect(),
+            ),
+            Breakdown::Product => (
+                vec!["sku", "name", "currency", "units", "gross"],
+                report
+                    .by_product
+                    .iter()
+                    .map(|r| {
+                        vec![
+                            r.sku.clone(),
+                            r.name.clone(),
+                            r.currency.to_string(),
+                            r.units.normalize().to_string(),
+                            r.gross.to_string(),
+                        ]
+                    })
+                    .collect(),
+            ),
+        }
+    }
+
+    /// The report as CSV (RFC 4180: a header line, fields quoted when they need to be).
+    pub fn csv(&self, by: Breakdown) -> String {
+        let (headers, rows) = self.rows(by);
+        let mut text = headers.join(",");
+        text.push('\n');
+        for row in rows {
+            let fields: Vec<String> = row.iter().map(|f| csv_field(f)).collect();
+            text.push_str(&fields.join(","));
+            text.push('\n');
+        }
+        text
+    }
+}
+
+#[cfg(test)]
+mod csv_tests {
+    use super::csv_field;
+
+    #[test]
+    fn csv_fields_with_commas_or_quotes_are_quoted() {
+        assert_eq!(csv_field("Kubek"), "Kubek");
+        assert_eq!(csv_field("Skarpety, 3-pak"), "\"Skarpety, 3-pak\"");
+        assert_eq!(csv_field("Książka „Kuchnia\""), "\"Książka „Kuchnia\"\"\"");
+    }
+}

@@ -169,6 +169,9 @@ pub struct JobErrorRecord {
 pub struct Job {
     pub id: i64,
     pub tenant: String,
+    /// The flow it is a step of (its payload's `flow`), if it names one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flow: Option<String>,
     pub kind: String,
     pub payload: serde_json::Value,
     /// The payload as first enqueued, kept when an operator edits it.
@@ -240,7 +243,10 @@ pub enum FailureOutcome {
 pub struct JobFilter {
     pub tenant: Option<String>,
     pub states: Vec<JobState>,
+    pub flow: Option<String>,
     pub kind: Option<String>,
+    /// Text somewhere in the job: its kind, keys, payload, outcome or last error code.
+    pub search: Option<String>,
     pub run_id: Option<String>,
     pub error_code: Option<String>,
     pub before_id: Option<i64>,

@@ -22,7 +22,7 @@ use crate::time::{from_micros, opt_from_micros, to_micros};
 /// Failures kept per job; older ones are dropped.
 const ERROR_HISTORY: usize = 20;
 
-pub(crate) const JOB_COLUMNS: &str = "id, tenant, kind, payload, original_payload, dedupe_key, \
+pub(crate) const JOB_COLUMNS: &str = "id, tenant, flow, kind, payload, original_payload, dedupe_key, \
 ordering_key, priority, state, run_at, attempts, max_attempts, lease_expires_at, worker, run_id, \
 errors, outcome, created_at, updated_at, started_at, finished_at, lease_token";
 
@@ -37,6 +37,7 @@ pub(crate) fn job_from_row(row: &AnyRow) -> Result<Job, StoreError> {
     Ok(Job {
         id: row.try_get("id")?,
         tenant: row.try_get("tenant")?,
+        flow: row.try_get("flow")?,
         kind: row.try_get("kind")?,
         payload: parse_json(&row.try_get::<String, _>("payload")?, "job payload")?,
         original_payload: original
@@ -90,8 +91,8 @@ pub(crate) async fn enqueue_in(
     for _ in 0..3 {
         let inserted: Option<i64> = sqlx::query_scalar(
             "INSERT INTO jobs (tenant, kind, payload, dedupe_key, ordering_key, priority, state, \
-             run_at, attempts, max_attempts, run_id, errors, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, 'pending', $7, 0, $8, $9, '[]', $10, $10) \
+             run_at, attempts, max_attempts, run_id, errors, created_at, updated_at, flow) \
+             VALUES ($1, $2, $3, $4, $5, $6, 'pending', $7, 0, $8, $9, '[]', $10, $10, $11) \
              ON CONFLICT (tenant, dedupe_key) \
              WHERE dedupe_key IS NOT NULL AND state IN ('pending', 'parked') DO NOTHING \
              RETURNING id",
@@ -106,6 +107,7 @@ pub(crate) async fn enqueue_in(
         .bind(max_attempts)
         .bind(&job.run_id)
         .bind(to_micros(now))
+        .bind(job.payload.get("flow").and_then(|f| f.as_str()))
         .fetch_optional(&mut *conn)
         .await?;
         if let Some(id) = inserted {
@@ -625,8 +627,39 @@ impl Store {
             }
             q.push(")");
         }
+        if let Some(flow) = &filter.flow {
+            q.push(" AND flow = ").push_bind(flow.clone());
+        }
         if let Some(kind) = &filter.kind {
             q.push(" AND kind = ").push_bind(kind.clone());
+        }
+        if let Some(text) = filter
+            .search
+            .as_deref()
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+        {
+            let pattern = format!("%{}%", like_escaped(&text.to_lowercase()));
+            q.push(" AND (");
+            for (i, column) in [
+                "kind",
+                "dedupe_key",
+                "ordering_key",
+                "payload",
+                "outcome",
+                "error_code",
+            ]
+            .iter()
+            .enumerate()
+            {
+                if i > 0 {
+                    q.push(" OR ");
+                }
+                q.push(&format!("LOWER({column}) LIKE "))
+                    .push_bind(pattern.clone())
+                    .push(" ESCAPE '\\'");
+            }
+            q.push(")");
         }
         if let Some(run_id) = &filter.run_id {
             q.push(" AND run_id = ").push_bind(run_id.clone());
@@ -731,6 +764,18 @@ async fn supersede(
     .execute(conn)
     .await?;
     Ok(())
+}
+
+/// `text` for a LIKE pattern: its `%`, `_` and backslashes taken literally.
+fn like_escaped(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            escaped.push('\\');
+        }
+        escaped.push(c);
+    }
+    escaped
 }
 
 fn to_chrono(d: Duration) -> chrono::Duration {

@@ -101,7 +101,7 @@ pub(super) struct Changed {
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct ConnectionTrial {
-    #[schema(value_type = Object)]
+    #[schema(value_type = Option<Object>)]
     connection: Option<serde_json::Value>,
 }
 

@@ -19,8 +19,13 @@ use crate::server::error::ApiError;
 pub(super) struct JobsQuery {
     /// Only jobs in this state: pending, running, succeeded, parked, skipped, superseded.
     state: Option<String>,
+    /// Only the jobs of this flow.
+    flow: Option<String>,
     /// Only jobs of this kind, e.g. `orders.import`.
     kind: Option<String>,
+    /// Only jobs with this text in their kind, keys, payload, outcome or error code
+    /// (an order number, a SKU, …), in any case.
+    q: Option<String>,
     /// Only jobs whose last error has this code.
     error_code: Option<String>,
     /// Only the jobs of one sync run.
@@ -76,7 +81,9 @@ pub(super) async fn list_jobs(
         .list_jobs(&JobFilter {
             tenant: Some(tenant),
             states,
+            flow: jobs.flow,
             kind: jobs.kind,
+            search: jobs.q,
             run_id: jobs.run_id,
             error_code: jobs.error_code,
             before_id,

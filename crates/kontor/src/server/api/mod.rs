@@ -10,6 +10,7 @@ mod documents;
 mod jobs;
 mod keys;
 mod orders;
+mod overview;
 mod people;
 mod reads;
 mod system;
@@ -86,6 +87,11 @@ pub fn routes() -> OpenApiRouter<ServerState> {
         .routes(routes!(tenant::tenant_status))
         .routes(routes!(tenant::sales_report))
         .routes(routes!(tenant::entity_links))
+        .routes(routes!(overview::dashboard))
+        .routes(routes!(overview::inbox))
+        .routes(routes!(overview::retry_parked))
+        .routes(routes!(overview::search_entities))
+        .routes(routes!(overview::entity))
         .routes(routes!(jobs::list_jobs))
         .routes(routes!(jobs::get_job))
         .routes(routes!(jobs::retry_job))

@@ -2,10 +2,11 @@
 
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
-use axum::response::Json;
+use axum::http::header;
+use axum::response::{IntoResponse, Json, Response};
 use chrono::NaiveDate;
 use kontor_engine::Link;
-use kontor_flows::reports::SalesReport;
+use kontor_flows::reports::{Breakdown, SalesReport};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
@@ -46,13 +47,18 @@ pub(super) struct SalesQuery {
     from: NaiveDate,
     /// Last day (UTC), inclusive.
     to: NaiveDate,
+    /// `json` (default), or `csv` broken down `by`.
+    format: Option<String>,
+    /// For CSV: `day` (per day and channel, default) or `product`.
+    #[param(value_type = Option<String>)]
+    by: Option<Breakdown>,
 }
 
 /// Sales per channel and day, per product, and totals, from the orders Kontor imported.
 #[utoipa::path(get, path = "/api/v1/tenants/{tenant}/reports/sales", tag = "operations",
     params(("tenant" = String, Path, description = "Tenant id"), SalesQuery),
     responses(
-        (status = 200, body = SalesReport),
+        (status = 200, body = SalesReport, description = "The report; as text/csv with `format=csv`"),
         (status = 400, body = super::ErrorBody),
         (status = 404, body = super::ErrorBody),
     ))]
@@ -61,7 +67,7 @@ pub(super) async fn sales_report(
     caller: Caller,
     Path(tenant): Path<String>,
     sales: Result<Query<SalesQuery>, QueryRejection>,
-) -> Result<Json<SalesReport>, ApiError> {
+) -> Result<Response, ApiError> {
     caller.tenant(&state, Role::Viewer, &tenant)?;
     let sales = query(sales)?;
     if sales.to < sales.from {
@@ -71,10 +77,41 @@ pub(super) async fn sales_report(
             format!("`to` ({}) is before `from` ({})", sales.to, sales.from),
         ));
     }
+    let csv = match sales.format.as_deref() {
+        None | Some("json") => false,
+        Some("csv") => true,
+        Some(other) => {
+            return Err(ApiError::bad_request(
+                "invalid_query",
+                "format",
+                format!("format is json or csv, not {other}"),
+            ));
+        }
+    };
     let report =
         kontor_flows::reports::sales_report(&state.app.store, &tenant, sales.from, sales.to)
             .await?;
-    Ok(Json(report))
+    if csv {
+        let by = sales.by.unwrap_or_default();
+        let name = format!(
+            "attachment; filename=\"sales-{tenant}-{}-{}-{}.csv\"",
+            sales.from,
+            sales.to,
+            match by {
+                Breakdown::Day => "day",
+                Breakdown::Product => "product",
+            }
+        );
+        return Ok((
+            [
+                (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
+                (header::CONTENT_DISPOSITION, name),
+            ],
+            report.csv(by),
+        )
+            .into_response());
+    }
+    Ok(Json(report).into_response())
 }
 
 /// Where one entity lives in each system: its external ids, and what was last sent.
