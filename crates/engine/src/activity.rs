@@ -31,7 +31,8 @@ pub struct ActivitySlot {
     pub at: DateTime<Utc>,
     /// Records newly linked in the systems asked about (orders that reached the ERP).
     pub created: i64,
-    /// Jobs whose latest attempt in this slot failed.
+    /// Jobs whose latest attempt in this slot failed. Waiting for another flow's work
+    /// and being paced by a system's rate limit are routine, and do not count.
     pub errors: i64,
 }
 
@@ -191,7 +192,8 @@ impl Store {
         }
         let rows = sqlx::query(
             "SELECT updated_at / $2 AS slot, COUNT(*) AS n FROM jobs WHERE tenant = $1 \
-             AND updated_at >= $3 AND error_code IS NOT NULL GROUP BY updated_at / $2",
+             AND updated_at >= $3 AND error_code IS NOT NULL AND error_class <> 'waiting' \
+             AND error_code <> 'rate_limited' GROUP BY updated_at / $2",
         )
         .bind(tenant)
         .bind(slot_us)

@@ -307,10 +307,13 @@ async fn run_job(
 async fn record_failure(store: &Store, lease: &Lease, error: &JobError) -> &'static str {
     match store.fail(lease, error).await {
         Ok(FailureOutcome::Retrying { at }) => {
-            // Waiting for another flow's work, or a first or second retry after a blip,
-            // is routine; a job that keeps failing deserves a warning.
+            // Waiting for another flow's work, being paced by a rate limit, or a first or
+            // second retry after a blip is routine; a job that keeps failing deserves a
+            // warning.
             if error.class == crate::job_error::ErrorClass::Waiting {
                 tracing::info!(message = "Job waits; will look again.", reason = %error, retry_at = %at);
+            } else if error.retry_after.is_some() {
+                tracing::debug!(message = "Job paced by a rate limit; will retry.", reason = %error, retry_at = %at);
             } else if lease.job.attempts <= 2 {
                 tracing::info!(message = "Job failed; will retry.", error = %error, retry_at = %at);
             } else {
