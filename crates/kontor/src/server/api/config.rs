@@ -187,6 +187,22 @@ async fn stored(state: &ServerState, tenant: &str) -> Result<(TenantConfig, i64)
     Ok((config, record.revision))
 }
 
+/// Stores `config` as the change made against `revision`, and answers the tenant as it
+/// now runs.
+async fn apply(
+    state: &ServerState,
+    tenant: &str,
+    config: &TenantConfig,
+    revision: i64,
+) -> Result<TenantConfigView, ApiError> {
+    state
+        .app
+        .update_tenant(tenant, config, revision)
+        .await
+        .map_err(refused)?;
+    view(state, tenant).await
+}
+
 async fn view(state: &ServerState, tenant: &str) -> Result<TenantConfigView, ApiError> {
     let record = state
         .app
@@ -281,16 +297,11 @@ pub(super) async fn put_mappings(
     let mappings: Mappings = parse(change.mappings, "mappings")?;
     let (mut config, _) = stored(&state, &tenant).await?;
     config.mappings = mappings;
-    let revision = state
-        .app
-        .update_tenant(&tenant, &config, change.revision)
-        .await
-        .map_err(refused)?;
-    tracing::info!(message = "Mappings changed.", %tenant, revision, by = %caller.subject);
-    let warnings = unknown_skus(&state, &tenant, &config.mappings).await;
+    let changed = apply(&state, &tenant, &config, change.revision).await?;
+    tracing::info!(message = "Mappings changed.", %tenant, revision = changed.revision, by = %caller.subject);
     Ok(Json(Changed {
-        config: view(&state, &tenant).await?,
-        warnings,
+        warnings: unknown_skus(&state, &tenant, &config.mappings).await,
+        config: changed,
     }))
 }
 
@@ -361,14 +372,10 @@ pub(super) async fn put_connection(
     let connection: ConnectionConfig = parse(change.connection, &format!("connections.{name}"))?;
     let (mut config, _) = stored(&state, &tenant).await?;
     config.connections.insert(name.clone(), connection);
-    let revision = state
-        .app
-        .update_tenant(&tenant, &config, change.revision)
-        .await
-        .map_err(refused)?;
-    tracing::info!(message = "Connection changed.", %tenant, connection = %name, revision, by = %caller.subject);
+    let changed = apply(&state, &tenant, &config, change.revision).await?;
+    tracing::info!(message = "Connection changed.", %tenant, connection = %name, revision = changed.revision, by = %caller.subject);
     Ok(Json(Changed {
-        config: view(&state, &tenant).await?,
+        config: changed,
         warnings: Vec::new(),
     }))
 }
@@ -395,14 +402,10 @@ pub(super) async fn delete_connection(
     if config.connections.remove(&name).is_none() {
         return Err(ApiError::not_found(format!("connection `{name}`")));
     }
-    state
-        .app
-        .update_tenant(&tenant, &config, revision)
-        .await
-        .map_err(refused)?;
+    let changed = apply(&state, &tenant, &config, revision).await?;
     tracing::info!(message = "Connection removed.", %tenant, connection = %name, by = %caller.subject);
     Ok(Json(Changed {
-        config: view(&state, &tenant).await?,
+        config: changed,
         warnings: Vec::new(),
     }))
 }

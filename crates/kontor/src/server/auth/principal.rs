@@ -146,17 +146,22 @@ pub fn mint_key() -> MintedKey {
 pub const SESSION_COOKIE: &str = "kontor_session";
 pub const CSRF_HEADER: &str = "x-csrf-token";
 
-/// The session cookie of a request, if it sends one.
-pub fn session_cookie(headers: &HeaderMap) -> Option<String> {
+/// The value of the cookie `name` a request sends, if it sends one.
+pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
     headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == SESSION_COOKIE)
+        .find(|(found, _)| *found == name)
         .map(|(_, value)| value.to_owned())
         .filter(|value| !value.is_empty())
+}
+
+/// The session cookie of a request, if it sends one.
+pub fn session_cookie(headers: &HeaderMap) -> Option<String> {
+    cookie(headers, SESSION_COOKIE)
 }
 
 /// What the store keeps of a session cookie.

@@ -18,7 +18,7 @@ use sha2::{Digest, Sha256};
 use crate::server::ServerState;
 use crate::server::api::start_session;
 use crate::server::auth::accounts::random_token;
-use crate::server::auth::principal::same;
+use crate::server::auth::principal::{cookie, same};
 use crate::server::auth::{OidcVerifier, Role, Tenants};
 
 /// How long a sign-in may take at the issuer.
@@ -149,17 +149,6 @@ pub(super) async fn start(
         .headers_mut()
         .insert(header::SET_COOKIE, state_cookie(Some(&login_state)));
     response
-}
-
-fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(n, _)| *n == name)
-        .map(|(_, v)| v.to_owned())
 }
 
 /// The issuer sends the browser back here with a code.
