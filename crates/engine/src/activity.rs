@@ -2,13 +2,11 @@
 //! activity over time, and parked jobs grouped by why they stopped — and the bulk retry
 //! an operator does once the reason is fixed.
 
+use crate::error::StoreError;
+use crate::store::{Store, params};
+use crate::time::{from_micros, opt_from_micros, to_micros};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use sqlx::Row;
-
-use crate::error::StoreError;
-use crate::store::Store;
-use crate::time::{from_micros, opt_from_micros, to_micros};
 
 /// One flow's jobs.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -71,72 +69,50 @@ impl Store {
         tenant: &str,
         since: DateTime<Utc>,
     ) -> Result<Vec<FlowActivity>, StoreError> {
-        let mut flows: std::collections::BTreeMap<String, FlowActivity> = Default::default();
-        let waiting = sqlx::query(
-            "SELECT flow, state, COUNT(*) AS n FROM jobs WHERE tenant = $1 AND flow IS NOT NULL \
-             AND state IN ('pending', 'running', 'parked') GROUP BY flow, state",
-        )
-        .bind(tenant)
-        .fetch_all(&self.pool)
-        .await?;
-        for row in &waiting {
-            let flow: String = row.try_get("flow")?;
-            let state: String = row.try_get("state")?;
-            let n: i64 = row.try_get("n")?;
-            let entry = flows.entry(flow.clone()).or_insert_with(|| FlowActivity {
-                flow,
-                ..Default::default()
-            });
-            match state.as_str() {
-                "pending" => entry.pending = n,
-                "running" => entry.running = n,
-                _ => entry.parked = n,
+        let (tenant, since) = (tenant.to_owned(), to_micros(since));
+        self.read(move |sql| {
+            let mut flows: std::collections::BTreeMap<String, FlowActivity> = Default::default();
+            for row in sql.query(
+                "SELECT flow, state, COUNT(*) AS n FROM jobs WHERE tenant = $1 AND flow IS NOT NULL \
+                 AND state IN ('pending', 'running', 'parked') GROUP BY flow, state",
+                params![tenant],
+            )? {
+                let flow: String = row.get("flow")?;
+                let state: String = row.get("state")?;
+                let n: i64 = row.get("n")?;
+                let entry = flow_entry(&mut flows, flow);
+                match state.as_str() {
+                    "pending" => entry.pending = n,
+                    "running" => entry.running = n,
+                    _ => entry.parked = n,
+                }
             }
-        }
-        let done = sqlx::query(
-            "SELECT flow, COUNT(*) AS n FROM jobs WHERE tenant = $1 AND flow IS NOT NULL \
-             AND state = 'succeeded' AND finished_at >= $2 GROUP BY flow",
-        )
-        .bind(tenant)
-        .bind(to_micros(since))
-        .fetch_all(&self.pool)
-        .await?;
-        for row in &done {
-            let flow: String = row.try_get("flow")?;
-            flows
-                .entry(flow.clone())
-                .or_insert_with(|| FlowActivity {
-                    flow,
-                    ..Default::default()
-                })
-                .succeeded = row.try_get("n")?;
-        }
-        let known: Vec<String> = sqlx::query_scalar(
-            "SELECT DISTINCT flow FROM jobs WHERE tenant = $1 AND flow IS NOT NULL",
-        )
-        .bind(tenant)
-        .fetch_all(&self.pool)
-        .await?;
-        for flow in known {
-            // One flow at a time: the index answers each in a step, where grouping all
-            // would walk every job the flow ever ran.
-            let last: Option<i64> = sqlx::query_scalar(
-                "SELECT MAX(finished_at) FROM jobs WHERE tenant = $1 AND flow = $2 \
-                 AND state = 'succeeded'",
-            )
-            .bind(tenant)
-            .bind(&flow)
-            .fetch_one(&self.pool)
-            .await?;
-            flows
-                .entry(flow.clone())
-                .or_insert_with(|| FlowActivity {
-                    flow,
-                    ..Default::default()
-                })
-                .last_success_at = opt_from_micros(last);
-        }
-        Ok(flows.into_values().collect())
+            for row in sql.query(
+                "SELECT flow, COUNT(*) AS n FROM jobs WHERE tenant = $1 AND flow IS NOT NULL \
+                 AND state = 'succeeded' AND finished_at >= $2 GROUP BY flow",
+                params![tenant, since],
+            )? {
+                flow_entry(&mut flows, row.get("flow")?).succeeded = row.get("n")?;
+            }
+            let known: Vec<String> = sql.scalars(
+                "SELECT DISTINCT flow FROM jobs WHERE tenant = $1 AND flow IS NOT NULL",
+                params![tenant],
+            )?;
+            for flow in known {
+                // One flow at a time: the index answers each in a step, where grouping all
+                // would walk every job the flow ever ran.
+                let last: Option<i64> = sql
+                    .scalar::<Option<i64>>(
+                        "SELECT MAX(finished_at) FROM jobs WHERE tenant = $1 AND flow = $2 \
+                         AND state = 'succeeded'",
+                        params![tenant, flow],
+                    )?
+                    .flatten();
+                flow_entry(&mut flows, flow).last_success_at = opt_from_micros(last);
+            }
+            Ok(flows.into_values().collect())
+        })
+        .await
     }
 
     /// Activity of `tenant` since `since`, in slots of `slot`: records of `kind` newly
@@ -160,7 +136,33 @@ impl Store {
                 errors: 0,
             })
             .collect();
-        let mut place = |micros: i64, n: i64, created: bool| {
+        let (tenant, kind, systems) = (tenant.to_owned(), kind.to_owned(), systems.to_vec());
+        let since = to_micros(since);
+        // (slot start, count, created or failed)
+        let counts: Vec<(i64, i64, bool)> = self
+            .read(move |sql| {
+                let mut counts = Vec::new();
+                for system in &systems {
+                    for row in sql.query(
+                        "SELECT created_at / $4 AS slot, COUNT(*) AS n FROM links WHERE tenant = $1 \
+                         AND kind = $2 AND system = $3 AND created_at >= $5 GROUP BY created_at / $4",
+                        params![tenant, kind, system, slot_us, since],
+                    )? {
+                        counts.push((row.get::<i64>("slot")? * slot_us, row.get("n")?, true));
+                    }
+                }
+                for row in sql.query(
+                    "SELECT updated_at / $2 AS slot, COUNT(*) AS n FROM jobs WHERE tenant = $1 \
+                     AND updated_at >= $3 AND error_code IS NOT NULL AND error_class <> 'waiting' \
+                     AND error_code <> 'rate_limited' GROUP BY updated_at / $2",
+                    params![tenant, slot_us, since],
+                )? {
+                    counts.push((row.get::<i64>("slot")? * slot_us, row.get("n")?, false));
+                }
+                Ok(counts)
+            })
+            .await?;
+        for (micros, n, created) in counts {
             let index = slot_of(micros, slot_us) - first;
             if let Some(slot) = usize::try_from(index).ok().and_then(|i| slots.get_mut(i)) {
                 if created {
@@ -169,71 +171,36 @@ impl Store {
                     slot.errors += n;
                 }
             }
-        };
-        for system in systems {
-            let rows = sqlx::query(
-                "SELECT created_at / $4 AS slot, COUNT(*) AS n FROM links WHERE tenant = $1 \
-                 AND kind = $2 AND system = $3 AND created_at >= $5 GROUP BY created_at / $4",
-            )
-            .bind(tenant)
-            .bind(kind)
-            .bind(system)
-            .bind(slot_us)
-            .bind(to_micros(since))
-            .fetch_all(&self.pool)
-            .await?;
-            for row in &rows {
-                place(
-                    row.try_get::<i64, _>("slot")? * slot_us,
-                    row.try_get("n")?,
-                    true,
-                );
-            }
-        }
-        let rows = sqlx::query(
-            "SELECT updated_at / $2 AS slot, COUNT(*) AS n FROM jobs WHERE tenant = $1 \
-             AND updated_at >= $3 AND error_code IS NOT NULL AND error_class <> 'waiting' \
-             AND error_code <> 'rate_limited' GROUP BY updated_at / $2",
-        )
-        .bind(tenant)
-        .bind(slot_us)
-        .bind(to_micros(since))
-        .fetch_all(&self.pool)
-        .await?;
-        for row in &rows {
-            place(
-                row.try_get::<i64, _>("slot")? * slot_us,
-                row.try_get("n")?,
-                false,
-            );
         }
         Ok(slots)
     }
 
     /// Parked jobs of `tenant` grouped by kind and error code, the largest group first.
     pub async fn parked_groups(&self, tenant: &str) -> Result<Vec<ParkedGroup>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT kind, MAX(flow) AS flow, COALESCE(error_code, 'unknown') AS code, \
-             COUNT(*) AS n, MIN(updated_at) AS first_at, MAX(updated_at) AS last_at, \
-             MAX(id) AS latest FROM jobs WHERE tenant = $1 AND state = 'parked' \
-             GROUP BY kind, COALESCE(error_code, 'unknown') ORDER BY n DESC, kind, code",
-        )
-        .bind(tenant)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
+        let tenant = tenant.to_owned();
+        self.read(move |sql| {
+            sql.query(
+                "SELECT kind, MAX(flow) AS flow, COALESCE(error_code, 'unknown') AS code, \
+                 COUNT(*) AS n, MIN(updated_at) AS first_at, MAX(updated_at) AS last_at, \
+                 MAX(id) AS latest FROM jobs WHERE tenant = $1 AND state = 'parked' \
+                 GROUP BY kind, COALESCE(error_code, 'unknown') ORDER BY n DESC, kind, code",
+                params![tenant],
+            )?
+            .iter()
             .map(|row| {
                 Ok(ParkedGroup {
-                    kind: row.try_get("kind")?,
-                    flow: row.try_get("flow")?,
-                    code: row.try_get("code")?,
-                    count: row.try_get("n")?,
-                    first_at: from_micros(row.try_get("first_at")?),
-                    last_at: from_micros(row.try_get("last_at")?),
-                    latest_job_id: row.try_get("latest")?,
+                    kind: row.get("kind")?,
+                    flow: row.get("flow")?,
+                    code: row.get("code")?,
+                    count: row.get("n")?,
+                    first_at: from_micros(row.get("first_at")?),
+                    last_at: from_micros(row.get("last_at")?),
+                    latest_job_id: row.get("latest")?,
                 })
             })
             .collect()
+        })
+        .await
     }
 
     /// Operator: runs the parked jobs of `tenant` that `selection` names again, each
@@ -250,12 +217,12 @@ impl Store {
             .push(", updated_at = ")
             .push_bind(now)
             .push(" WHERE state = 'parked' AND tenant = ")
-            .push_bind(tenant.to_owned());
+            .push_bind(tenant);
         if let Some(kind) = &selection.kind {
-            q.push(" AND kind = ").push_bind(kind.clone());
+            q.push(" AND kind = ").push_bind(kind);
         }
         if let Some(code) = &selection.code {
-            q.push(" AND error_code = ").push_bind(code.clone());
+            q.push(" AND error_code = ").push_bind(code);
         }
         if !selection.ids.is_empty() {
             q.push(" AND id IN (");
@@ -267,14 +234,21 @@ impl Store {
             }
             q.push(")");
         }
-        let (sql, args) = q.build();
-        let revived = sqlx::query_with::<sqlx::Any, _>(&sql, args)
-            .execute(&self.pool)
-            .await?
-            .rows_affected();
+        let built = q.build();
+        let revived = self.write(move |sql| sql.execute_built(&built)).await?;
         if revived > 0 {
             self.wakeup().notify_waiters();
         }
         Ok(revived)
     }
+}
+
+fn flow_entry(
+    flows: &mut std::collections::BTreeMap<String, FlowActivity>,
+    flow: String,
+) -> &mut FlowActivity {
+    flows.entry(flow.clone()).or_insert_with(|| FlowActivity {
+        flow,
+        ..Default::default()
+    })
 }

@@ -2,13 +2,12 @@
 //! A cursor moves only with the job that did the work it covers, so a crash never skips
 //! records; at worst some are read again, which idempotent imports absorb.
 
+use crate::error::StoreError;
+use crate::store::value::Row;
+use crate::store::{Sql, Store, params};
+use crate::time::{from_micros, to_micros};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use sqlx::{AnyConnection, Row};
-
-use crate::error::StoreError;
-use crate::store::Store;
-use crate::time::{from_micros, to_micros};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Cursor {
@@ -33,32 +32,26 @@ impl Cursor {
     }
 }
 
-fn cursor_from_row(row: &sqlx::any::AnyRow) -> Result<Cursor, StoreError> {
+fn cursor_from_row(row: &Row) -> Result<Cursor, StoreError> {
     Ok(Cursor {
-        tenant: row.try_get("tenant")?,
-        flow: row.try_get("flow")?,
-        system: row.try_get("system")?,
-        value: row.try_get("value")?,
-        updated_at: Some(from_micros(row.try_get("updated_at")?)),
+        tenant: row.get("tenant")?,
+        flow: row.get("flow")?,
+        system: row.get("system")?,
+        value: row.get("value")?,
+        updated_at: Some(from_micros(row.get("updated_at")?)),
     })
 }
 
-pub(crate) async fn set_in(
-    conn: &mut AnyConnection,
+pub(crate) fn set_in(
+    sql: &mut dyn Sql,
     cursor: &Cursor,
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
-    sqlx::query(
+    sql.execute(
         "INSERT INTO cursors (tenant, flow, system, value, updated_at) VALUES ($1, $2, $3, $4, $5) \
          ON CONFLICT (tenant, flow, system) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
-    )
-    .bind(&cursor.tenant)
-    .bind(&cursor.flow)
-    .bind(&cursor.system)
-    .bind(&cursor.value)
-    .bind(to_micros(now))
-    .execute(conn)
-    .await?;
+        params![cursor.tenant, cursor.flow, cursor.system, cursor.value, to_micros(now)],
+    )?;
     Ok(())
 }
 
@@ -69,23 +62,23 @@ impl Store {
         flow: &str,
         system: &str,
     ) -> Result<Option<Cursor>, StoreError> {
-        let row = sqlx::query(
-            "SELECT tenant, flow, system, value, updated_at FROM cursors WHERE tenant = $1 AND flow = $2 AND system = $3",
-        )
-        .bind(tenant)
-        .bind(flow)
-        .bind(system)
-        .fetch_optional(&self.pool)
-        .await?;
-        row.as_ref().map(cursor_from_row).transpose()
+        let key = (tenant.to_owned(), flow.to_owned(), system.to_owned());
+        self.read(move |sql| {
+            sql.query_opt(
+                "SELECT tenant, flow, system, value, updated_at FROM cursors WHERE tenant = $1 AND flow = $2 AND system = $3",
+                params![key.0, key.1, key.2],
+            )?
+            .as_ref()
+            .map(cursor_from_row)
+            .transpose()
+        })
+        .await
     }
 
     /// Sets a cursor directly: used to backfill from a date or id on request.
     pub async fn set_cursor(&self, cursor: &Cursor) -> Result<(), StoreError> {
-        let mut tx = self.begin_write().await?;
-        set_in(&mut tx, cursor, self.now()).await?;
-        tx.commit().await?;
-        Ok(())
+        let (cursor, now) = (cursor.clone(), self.now());
+        self.write(move |sql| set_in(sql, &cursor, now)).await
     }
 
     /// Forgets a cursor: the next sync starts from the beginning.
@@ -95,23 +88,29 @@ impl Store {
         flow: &str,
         system: &str,
     ) -> Result<(), StoreError> {
-        sqlx::query("DELETE FROM cursors WHERE tenant = $1 AND flow = $2 AND system = $3")
-            .bind(tenant)
-            .bind(flow)
-            .bind(system)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
+        let key = (tenant.to_owned(), flow.to_owned(), system.to_owned());
+        self.write(move |sql| {
+            sql.execute(
+                "DELETE FROM cursors WHERE tenant = $1 AND flow = $2 AND system = $3",
+                params![key.0, key.1, key.2],
+            )
+            .map(drop)
+        })
+        .await
     }
 
     pub async fn list_cursors(&self, tenant: Option<&str>) -> Result<Vec<Cursor>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT tenant, flow, system, value, updated_at FROM cursors \
-             WHERE ($1 = '' OR tenant = $1) ORDER BY tenant, flow, system",
-        )
-        .bind(tenant.unwrap_or(""))
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter().map(cursor_from_row).collect()
+        let tenant = tenant.unwrap_or_default().to_owned();
+        self.read(move |sql| {
+            sql.query(
+                "SELECT tenant, flow, system, value, updated_at FROM cursors \
+                 WHERE ($1 = '' OR tenant = $1) ORDER BY tenant, flow, system",
+                params![tenant],
+            )?
+            .iter()
+            .map(cursor_from_row)
+            .collect()
+        })
+        .await
     }
 }

@@ -3,13 +3,13 @@
 //! while the job that created it counts as finished.
 
 use chrono::{DateTime, Utc};
-use sqlx::AnyConnection;
 
 use crate::cursors::{self, Cursor};
 use crate::entities::{self, EntityRecord};
 use crate::error::StoreError;
 use crate::links::{self, Link};
 use crate::queue::{Job, NewJob};
+use crate::store::Sql;
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Effects {
@@ -54,21 +54,21 @@ impl Effects {
 }
 
 /// Writes `effects` inside the caller's transaction; returns the number of jobs created.
-pub(crate) async fn apply(
-    conn: &mut AnyConnection,
+pub(crate) fn apply(
+    sql: &mut dyn Sql,
     parent: &Job,
     effects: &Effects,
     now: DateTime<Utc>,
     default_max_attempts: u32,
 ) -> Result<usize, StoreError> {
     for entity in &effects.entities {
-        entities::upsert_in(conn, entity, now).await?;
+        entities::upsert_in(sql, entity, now)?;
     }
     for link in &effects.links {
-        links::upsert_in(conn, link, now).await?;
+        links::upsert_in(sql, link, now)?;
     }
     for cursor in &effects.cursors {
-        cursors::set_in(conn, cursor, now).await?;
+        cursors::set_in(sql, cursor, now)?;
     }
     let mut created = 0;
     for job in &effects.jobs {
@@ -77,7 +77,7 @@ pub(crate) async fn apply(
             job.run_id.clone_from(&parent.run_id);
         }
         if let crate::queue::EnqueueOutcome::Created(_) =
-            crate::queue::ops::enqueue_in(conn, &job, now, default_max_attempts).await?
+            crate::queue::ops::enqueue_in(sql, &job, now, default_max_attempts)?
         {
             created += 1;
         }

@@ -1,15 +1,13 @@
 //! Kontor's own copy of the canonical records it has synced, with the keys they can be
 //! matched by (SKU, e-mail, VAT id, document number).
 
-use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
-use sqlx::any::AnyRow;
-use sqlx::{AnyConnection, Row};
-
 use crate::error::StoreError;
 use crate::hash::content_hash;
-use crate::store::Store;
+use crate::store::value::{Row, ToSql};
+use crate::store::{Sql, Store, params};
 use crate::time::{from_micros, to_micros};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
 
 /// A key an entity can be found by. Values are compared exactly, so callers normalise
 /// them first (the model's `Email` and `VatId` types do).
@@ -74,30 +72,28 @@ impl EntityRecord {
     }
 }
 
-pub(crate) async fn upsert_in(
-    conn: &mut AnyConnection,
+pub(crate) fn upsert_in(
+    sql: &mut dyn Sql,
     entity: &EntityRecord,
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
-    sqlx::query(
+    sql.execute(
         "INSERT INTO entities (tenant, kind, id, data, content_hash, updated_at) VALUES ($1, $2, $3, $4, $5, $6) \
          ON CONFLICT (tenant, kind, id) DO UPDATE SET data = excluded.data, \
          content_hash = excluded.content_hash, updated_at = excluded.updated_at",
-    )
-    .bind(&entity.tenant)
-    .bind(&entity.kind)
-    .bind(&entity.id)
-    .bind(entity.data.to_string())
-    .bind(content_hash(&entity.data))
-    .bind(to_micros(now))
-    .execute(&mut *conn)
-    .await?;
-    sqlx::query("DELETE FROM entity_keys WHERE tenant = $1 AND kind = $2 AND entity_id = $3")
-        .bind(&entity.tenant)
-        .bind(&entity.kind)
-        .bind(&entity.id)
-        .execute(&mut *conn)
-        .await?;
+        params![
+            entity.tenant,
+            entity.kind,
+            entity.id,
+            entity.data.to_string(),
+            content_hash(&entity.data),
+            to_micros(now)
+        ],
+    )?;
+    sql.execute(
+        "DELETE FROM entity_keys WHERE tenant = $1 AND kind = $2 AND entity_id = $3",
+        params![entity.tenant, entity.kind, entity.id],
+    )?;
     if entity.keys.is_empty() {
         return Ok(());
     }
@@ -108,40 +104,36 @@ pub(crate) async fn upsert_in(
             format!("($1, $2, $3, ${}, ${})", n + 1, n + 2)
         })
         .collect();
-    let sql = format!(
+    let statement = format!(
         "INSERT INTO entity_keys (tenant, kind, entity_id, key_type, key_value) VALUES {} \
          ON CONFLICT DO NOTHING",
         rows.join(", ")
     );
-    let mut insert = sqlx::query(&sql)
-        .bind(&entity.tenant)
-        .bind(&entity.kind)
-        .bind(&entity.id);
+    let mut values: Vec<&dyn ToSql> = vec![&entity.tenant, &entity.kind, &entity.id];
     for key in &entity.keys {
-        insert = insert.bind(&key.key_type).bind(&key.value);
+        values.push(&key.key_type);
+        values.push(&key.value);
     }
-    insert.execute(&mut *conn).await?;
+    sql.execute(&statement, &values)?;
     Ok(())
 }
 
-fn entity_from_row(row: &AnyRow) -> Result<EntityRecord, StoreError> {
-    let data: String = row.try_get("data")?;
+fn entity_from_row(row: &Row) -> Result<EntityRecord, StoreError> {
+    let data: String = row.get("data")?;
     Ok(EntityRecord {
-        tenant: row.try_get("tenant")?,
-        kind: row.try_get("kind")?,
-        id: row.try_get("id")?,
+        tenant: row.get("tenant")?,
+        kind: row.get("kind")?,
+        id: row.get("id")?,
         data: serde_json::from_str(&data).map_err(StoreError::corrupt("entity data"))?,
         keys: Vec::new(),
-        updated_at: Some(from_micros(row.try_get("updated_at")?)),
+        updated_at: Some(from_micros(row.get("updated_at")?)),
     })
 }
 
 impl Store {
     pub async fn upsert_entity(&self, entity: &EntityRecord) -> Result<(), StoreError> {
-        let mut tx = self.begin_write().await?;
-        upsert_in(&mut tx, entity, self.now()).await?;
-        tx.commit().await?;
-        Ok(())
+        let (entity, now) = (entity.clone(), self.now());
+        self.write(move |sql| upsert_in(sql, &entity, now)).await
     }
 
     pub async fn get_entity(
@@ -150,32 +142,28 @@ impl Store {
         kind: &str,
         id: &str,
     ) -> Result<Option<EntityRecord>, StoreError> {
-        let row = sqlx::query(
-            "SELECT tenant, kind, id, data, updated_at FROM entities WHERE tenant = $1 AND kind = $2 AND id = $3",
-        )
-        .bind(tenant)
-        .bind(kind)
-        .bind(id)
-        .fetch_optional(&self.pool)
-        .await?;
-        let Some(row) = row else { return Ok(None) };
-        let mut entity = entity_from_row(&row)?;
-        let keys = sqlx::query(
-            "SELECT key_type, key_value FROM entity_keys WHERE tenant = $1 AND kind = $2 AND entity_id = $3 \
-             ORDER BY key_type, key_value",
-        )
-        .bind(tenant)
-        .bind(kind)
-        .bind(id)
-        .fetch_all(&self.pool)
-        .await?;
-        for key in keys {
-            entity.keys.push(MatchKey {
-                key_type: key.try_get("key_type")?,
-                value: key.try_get("key_value")?,
-            });
-        }
-        Ok(Some(entity))
+        let key = (tenant.to_owned(), kind.to_owned(), id.to_owned());
+        self.read(move |sql| {
+            let (tenant, kind, id) = &key;
+            let row = sql.query_opt(
+                "SELECT tenant, kind, id, data, updated_at FROM entities WHERE tenant = $1 AND kind = $2 AND id = $3",
+                params![tenant, kind, id],
+            )?;
+            let Some(row) = row else { return Ok(None) };
+            let mut entity = entity_from_row(&row)?;
+            for key in sql.query(
+                "SELECT key_type, key_value FROM entity_keys WHERE tenant = $1 AND kind = $2 AND entity_id = $3 \
+                 ORDER BY key_type, key_value",
+                params![tenant, kind, id],
+            )? {
+                entity.keys.push(MatchKey {
+                    key_type: key.get("key_type")?,
+                    value: key.get("key_value")?,
+                });
+            }
+            Ok(Some(entity))
+        })
+        .await
     }
 
     /// Ids of the entities of `kind` that carry `key` (several means ambiguous).
@@ -185,16 +173,15 @@ impl Store {
         kind: &str,
         key: &MatchKey,
     ) -> Result<Vec<String>, StoreError> {
-        Ok(sqlx::query_scalar(
-            "SELECT entity_id FROM entity_keys WHERE tenant = $1 AND kind = $2 AND key_type = $3 \
-             AND key_value = $4 ORDER BY entity_id",
-        )
-        .bind(tenant)
-        .bind(kind)
-        .bind(&key.key_type)
-        .bind(&key.value)
-        .fetch_all(&self.pool)
-        .await?)
+        let (tenant, kind, key) = (tenant.to_owned(), kind.to_owned(), key.clone());
+        self.read(move |sql| {
+            sql.scalars(
+                "SELECT entity_id FROM entity_keys WHERE tenant = $1 AND kind = $2 AND key_type = $3 \
+                 AND key_value = $4 ORDER BY entity_id",
+                params![tenant, kind, key.key_type, key.value],
+            )
+        })
+        .await
     }
 
     /// Entities (kind, id) of `tenant` that `text` names: one of their keys (a number, a
@@ -205,21 +192,21 @@ impl Store {
         text: &str,
         limit: u32,
     ) -> Result<Vec<(String, String)>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT kind, entity_id FROM entity_keys WHERE tenant = $1 AND key_value = $2 \
-             UNION SELECT kind, entity_id FROM links WHERE tenant = $1 \
-             AND (external_id = $2 OR entity_id = $2) \
-             UNION SELECT kind, id AS entity_id FROM entities WHERE tenant = $1 AND id = $2 \
-             ORDER BY kind, entity_id LIMIT $3",
-        )
-        .bind(tenant)
-        .bind(text)
-        .bind(i64::from(limit))
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|row| Ok((row.try_get("kind")?, row.try_get("entity_id")?)))
+        let (tenant, text) = (tenant.to_owned(), text.to_owned());
+        self.read(move |sql| {
+            sql.query(
+                "SELECT kind, entity_id FROM entity_keys WHERE tenant = $1 AND key_value = $2 \
+                 UNION SELECT kind, entity_id FROM links WHERE tenant = $1 \
+                 AND (external_id = $2 OR entity_id = $2) \
+                 UNION SELECT kind, id AS entity_id FROM entities WHERE tenant = $1 AND id = $2 \
+                 ORDER BY kind, entity_id LIMIT $3",
+                params![tenant, text, limit],
+            )?
+            .iter()
+            .map(|row| Ok((row.get("kind")?, row.get("entity_id")?)))
             .collect()
+        })
+        .await
     }
 
     /// Entities of one kind, in id order, `limit` at a time after `after_id`.
@@ -230,16 +217,18 @@ impl Store {
         after_id: Option<&str>,
         limit: u32,
     ) -> Result<Vec<EntityRecord>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT tenant, kind, id, data, updated_at FROM entities WHERE tenant = $1 AND kind = $2 \
-             AND id > $3 ORDER BY id LIMIT $4",
-        )
-        .bind(tenant)
-        .bind(kind)
-        .bind(after_id.unwrap_or(""))
-        .bind(i64::from(limit))
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter().map(entity_from_row).collect()
+        let (tenant, kind) = (tenant.to_owned(), kind.to_owned());
+        let after = after_id.unwrap_or_default().to_owned();
+        self.read(move |sql| {
+            sql.query(
+                "SELECT tenant, kind, id, data, updated_at FROM entities WHERE tenant = $1 AND kind = $2 \
+                 AND id > $3 ORDER BY id LIMIT $4",
+                params![tenant, kind, after, limit],
+            )?
+            .iter()
+            .map(entity_from_row)
+            .collect()
+        })
+        .await
     }
 }

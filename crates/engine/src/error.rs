@@ -1,15 +1,35 @@
 use thiserror::Error;
 
+/// A cause of any kind (a driver's error, a bad setting).
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
 #[derive(Debug, Error)]
 pub enum StoreError {
     #[error("store URL `{url}` is not supported: use sqlite://<file> or postgres://<host>/<db>")]
     UnsupportedUrl { url: String },
     #[error("cannot open the store: {0}")]
-    Connect(#[source] sqlx::Error),
+    Connect(#[source] BoxError),
     #[error("migrating the store failed: {0}")]
-    Migrate(#[from] sqlx::migrate::MigrateError),
+    Migrate(#[source] BoxError),
     #[error("store query failed: {0}")]
-    Query(#[from] sqlx::Error),
+    Sqlite(#[from] rusqlite::Error),
+    #[error("store query failed: {0}")]
+    Postgres(#[from] sqlx::Error),
+    /// A stored value is not what the code reading it expects (a schema and code that
+    /// disagree).
+    #[error("reading column `{column}` of a stored record: {problem}")]
+    Decode { column: String, problem: String },
+    /// The operation was accepted but its outcome is unknown to the caller: the store's
+    /// writer stopped, or the operation panicked (and was rolled back).
+    #[error("the store operation did not finish: {0}")]
+    Aborted(String),
+    /// The writes were done, but committing them failed (e.g. the disk is full); none
+    /// of them took effect.
+    #[error("committing to the store failed: {0}")]
+    CommitFailed(String),
+    /// Concurrent writers kept changing what this operation depends on.
+    #[error("{0}")]
+    Contended(String),
     #[error("stored {what} is not valid JSON: {source}")]
     Corrupt {
         what: &'static str,
@@ -69,6 +89,14 @@ impl StoreError {
 
     /// A unique-constraint violation (a concurrent writer got there first).
     pub fn is_unique_violation(&self) -> bool {
-        matches!(self, StoreError::Query(sqlx::Error::Database(db)) if db.is_unique_violation())
+        match self {
+            StoreError::Sqlite(rusqlite::Error::SqliteFailure(e, _)) => matches!(
+                e.extended_code,
+                rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
+                    | rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY
+            ),
+            StoreError::Postgres(sqlx::Error::Database(db)) => db.is_unique_violation(),
+            _ => false,
+        }
     }
 }

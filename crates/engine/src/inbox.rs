@@ -4,13 +4,12 @@
 //! same key with another body, or another key for an order id already submitted, is a
 //! conflict the caller must see.
 
+use crate::error::StoreError;
+use crate::store::value::Row;
+use crate::store::{Sql, Store, params};
+use crate::time::{from_micros, to_micros};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use sqlx::Row;
-
-use crate::error::StoreError;
-use crate::store::Store;
-use crate::time::{from_micros, to_micros};
 
 /// A submission, as asked.
 #[derive(Debug, Clone)]
@@ -54,79 +53,85 @@ pub enum Submitted {
 const COLUMNS: &str =
     "seq, tenant, connection, order_id, idempotency_key, request_hash, body, submitted_at";
 
-fn submission_from_row(row: &sqlx::any::AnyRow) -> Result<Submission, StoreError> {
-    let body: String = row.try_get("body")?;
+fn submission_from_row(row: &Row) -> Result<Submission, StoreError> {
+    let body: String = row.get("body")?;
     Ok(Submission {
-        seq: row.try_get("seq")?,
-        tenant: row.try_get("tenant")?,
-        connection: row.try_get("connection")?,
-        order_id: row.try_get("order_id")?,
-        idempotency_key: row.try_get("idempotency_key")?,
-        request_hash: row.try_get("request_hash")?,
+        seq: row.get("seq")?,
+        tenant: row.get("tenant")?,
+        connection: row.get("connection")?,
+        order_id: row.get("order_id")?,
+        idempotency_key: row.get("idempotency_key")?,
+        request_hash: row.get("request_hash")?,
         body: serde_json::from_str(&body).map_err(StoreError::corrupt("submitted order"))?,
-        submitted_at: from_micros(row.try_get("submitted_at")?),
+        submitted_at: from_micros(row.get("submitted_at")?),
     })
+}
+
+/// The submission to (`tenant`, `connection`) whose `column` is `value`.
+fn submission_by(
+    sql: &mut dyn Sql,
+    tenant: &str,
+    connection: &str,
+    column: &str,
+    value: &str,
+) -> Result<Option<Submission>, StoreError> {
+    sql.query_opt(
+        &format!(
+            "SELECT {COLUMNS} FROM submitted_orders WHERE tenant = $1 AND connection = $2 \
+             AND {column} = $3"
+        ),
+        params![tenant, connection, value],
+    )?
+    .as_ref()
+    .map(submission_from_row)
+    .transpose()
 }
 
 impl Store {
     /// Stores a submission unless its key or order id was seen before (then says what
     /// was there). The insert comes first — a new order, the usual case, costs one
-    /// statement — and only a conflict is looked into. Concurrent submissions with one
-    /// key store one: the loser's insert does nothing and it reads the winner's.
+    /// statement — and only a conflict is looked into, in the same transaction.
     pub async fn submit_order(&self, new: &NewSubmission<'_>) -> Result<Submitted, StoreError> {
-        let turn = self.write_turn().await;
-        let inserted = sqlx::query(&format!(
-            "INSERT INTO submitted_orders (tenant, connection, order_id, idempotency_key, \
-             request_hash, body, submitted_at) VALUES ($1, $2, $3, $4, $5, $6, $7) \
-             ON CONFLICT DO NOTHING RETURNING {COLUMNS}"
-        ))
-        .bind(new.tenant)
-        .bind(new.connection)
-        .bind(new.order_id)
-        .bind(new.idempotency_key)
-        .bind(new.request_hash)
-        .bind(new.body.to_string())
-        .bind(to_micros(self.now()))
-        .fetch_optional(&self.pool)
-        .await?;
-        drop(turn);
-        if let Some(row) = inserted {
-            return Ok(Submitted::Accepted(submission_from_row(&row)?));
-        }
-        if let Some(existing) = self.submission_by_key(new).await? {
-            return Ok(if existing.request_hash == new.request_hash {
-                Submitted::Replayed(existing)
-            } else {
-                Submitted::KeyReused(existing)
-            });
-        }
-        match self
-            .submitted_order(new.tenant, new.connection, new.order_id)
-            .await?
-        {
-            Some(existing) => Ok(Submitted::AlreadySubmitted(existing)),
-            // Only a unique key can make the insert do nothing, and both were looked up.
-            None => Err(StoreError::SubmissionConflict {
-                order_id: new.order_id.to_owned(),
-                idempotency_key: new.idempotency_key.to_owned(),
-            }),
-        }
-    }
-
-    async fn submission_by_key(
-        &self,
-        new: &NewSubmission<'_>,
-    ) -> Result<Option<Submission>, StoreError> {
-        let row = sqlx::query(&format!(
-            "SELECT {COLUMNS} FROM submitted_orders WHERE tenant = $1 AND connection = $2 \
-             AND idempotency_key = $3"
-        ))
-        .bind(new.tenant)
-        .bind(new.connection)
-        .bind(new.idempotency_key)
-        .fetch_optional(&self.pool)
-        .await?;
-        row.as_ref().map(submission_from_row).transpose()
+        let [tenant, connection, order_id, key, hash] = [
+            new.tenant,
+            new.connection,
+            new.order_id,
+            new.idempotency_key,
+            new.request_hash,
+        ]
+        .map(str::to_owned);
+        let (body, now) = (new.body.to_string(), to_micros(self.now()));
+        self.write(move |sql| {
+            let inserted = sql.query_opt(
+                &format!(
+                    "INSERT INTO submitted_orders (tenant, connection, order_id, idempotency_key, \
+                     request_hash, body, submitted_at) VALUES ($1, $2, $3, $4, $5, $6, $7) \
+                     ON CONFLICT DO NOTHING RETURNING {COLUMNS}"
+                ),
+                params![tenant, connection, order_id, key, hash, body, now],
+            )?;
+            if let Some(row) = inserted {
+                return Ok(Submitted::Accepted(submission_from_row(&row)?));
+            }
+            if let Some(existing) =
+                submission_by(sql, &tenant, &connection, "idempotency_key", &key)?
+            {
+                return Ok(if existing.request_hash == hash {
+                    Submitted::Replayed(existing)
+                } else {
+                    Submitted::KeyReused(existing)
+                });
+            }
+            match submission_by(sql, &tenant, &connection, "order_id", &order_id)? {
+                Some(existing) => Ok(Submitted::AlreadySubmitted(existing)),
+                // Only a unique key can make the insert do nothing, and both were looked up.
+                None => Err(StoreError::SubmissionConflict {
+                    order_id,
+                    idempotency_key: key,
+                }),
+            }
+        })
+        .await
     }
 
     /// One submitted order by its id.
@@ -136,16 +141,9 @@ impl Store {
         connection: &str,
         order_id: &str,
     ) -> Result<Option<Submission>, StoreError> {
-        let row = sqlx::query(&format!(
-            "SELECT {COLUMNS} FROM submitted_orders WHERE tenant = $1 AND connection = $2 \
-             AND order_id = $3"
-        ))
-        .bind(tenant)
-        .bind(connection)
-        .bind(order_id)
-        .fetch_optional(&self.pool)
-        .await?;
-        row.as_ref().map(submission_from_row).transpose()
+        let key = [tenant, connection, order_id].map(str::to_owned);
+        self.read(move |sql| submission_by(sql, &key[0], &key[1], "order_id", &key[2]))
+            .await
     }
 
     /// Submissions to a connection after sequence `after`, oldest first.
@@ -156,16 +154,19 @@ impl Store {
         after: i64,
         limit: u32,
     ) -> Result<Vec<Submission>, StoreError> {
-        let rows = sqlx::query(&format!(
-            "SELECT {COLUMNS} FROM submitted_orders WHERE tenant = $1 AND connection = $2 \
-             AND seq > $3 ORDER BY seq LIMIT $4"
-        ))
-        .bind(tenant)
-        .bind(connection)
-        .bind(after)
-        .bind(i64::from(limit))
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter().map(submission_from_row).collect()
+        let key = [tenant, connection].map(str::to_owned);
+        self.read(move |sql| {
+            sql.query(
+                &format!(
+                    "SELECT {COLUMNS} FROM submitted_orders WHERE tenant = $1 AND connection = $2 \
+                     AND seq > $3 ORDER BY seq LIMIT $4"
+                ),
+                params![key[0], key[1], after, limit],
+            )?
+            .iter()
+            .map(submission_from_row)
+            .collect()
+        })
+        .await
     }
 }

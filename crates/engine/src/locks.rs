@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use crate::error::StoreError;
 use crate::runner::JobContext;
-use crate::store::Store;
+use crate::store::{Store, params};
 use crate::time::to_micros;
 
 /// A held lock; give it back with [`Store::unlock`].
@@ -19,8 +19,8 @@ pub struct LockGuard {
 }
 
 /// Whose lock it is.
-struct Holder<'a> {
-    job: Option<(i64, &'a str)>,
+struct Holder {
+    job: Option<(i64, String)>,
     ttl: Duration,
 }
 
@@ -39,7 +39,7 @@ impl Store {
     async fn take_lock(
         &self,
         name: &str,
-        holder: Holder<'_>,
+        holder: Holder,
         wait: Duration,
     ) -> Result<Option<LockGuard>, StoreError> {
         let me = uuid::Uuid::now_v7().to_string();
@@ -49,26 +49,30 @@ impl Store {
             let now = self.now();
             let expires =
                 now + chrono::Duration::from_std(holder.ttl).unwrap_or(chrono::Duration::MAX);
-            let turn = self.write_turn().await;
-            let got: Option<String> = sqlx::query_scalar(
-                "INSERT INTO locks (name, holder, job_id, lease_token, expires_at) VALUES ($1, $2, $3, $4, $5) \
-                 ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, job_id = excluded.job_id, \
-                 lease_token = excluded.lease_token, expires_at = excluded.expires_at \
-                 WHERE locks.expires_at <= $6 \
-                    OR (locks.job_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM jobs j \
-                        WHERE j.id = locks.job_id AND j.lease_token = locks.lease_token \
-                        AND j.state = 'running' AND j.lease_expires_at > $6)) \
-                 RETURNING holder",
-            )
-            .bind(name)
-            .bind(&me)
-            .bind(holder.job.map(|(id, _)| id))
-            .bind(holder.job.map(|(_, token)| token.to_owned()))
-            .bind(to_micros(expires))
-            .bind(to_micros(now))
-            .fetch_optional(&self.pool)
-            .await?;
-            drop(turn);
+            let (lock_name, me_now) = (name.to_owned(), me.clone());
+            let job = holder.job.clone();
+            let got: Option<String> = self
+                .write(move |sql| {
+                    sql.scalar(
+                        "INSERT INTO locks (name, holder, job_id, lease_token, expires_at) VALUES ($1, $2, $3, $4, $5) \
+                         ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, job_id = excluded.job_id, \
+                         lease_token = excluded.lease_token, expires_at = excluded.expires_at \
+                         WHERE locks.expires_at <= $6 \
+                            OR (locks.job_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM jobs j \
+                                WHERE j.id = locks.job_id AND j.lease_token = locks.lease_token \
+                                AND j.state = 'running' AND j.lease_expires_at > $6)) \
+                         RETURNING holder",
+                        params![
+                            lock_name,
+                            me_now,
+                            job.as_ref().map(|(id, _)| *id),
+                            job.map(|(_, token)| token),
+                            to_micros(expires),
+                            to_micros(now)
+                        ],
+                    )
+                })
+                .await?;
             if got.as_deref() == Some(me.as_str()) {
                 return Ok(Some(LockGuard {
                     name: name.to_owned(),
@@ -85,13 +89,14 @@ impl Store {
 
     /// Lets go of a lock (one taken over after it lapsed is left alone).
     pub async fn unlock(&self, guard: LockGuard) -> Result<(), StoreError> {
-        let _turn = self.write_turn().await;
-        sqlx::query("DELETE FROM locks WHERE name = $1 AND holder = $2")
-            .bind(&guard.name)
-            .bind(&guard.holder)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
+        self.write(move |sql| {
+            sql.execute(
+                "DELETE FROM locks WHERE name = $1 AND holder = $2",
+                params![guard.name, guard.holder],
+            )
+            .map(drop)
+        })
+        .await
     }
 }
 
@@ -101,7 +106,7 @@ impl JobContext {
     pub async fn lock(&self, name: &str, wait: Duration) -> Result<Option<LockGuard>, StoreError> {
         // The time-to-live only matters if the lease check cannot run; a day is "never".
         let holder = Holder {
-            job: Some((self.job.id, &self.lease_token)),
+            job: Some((self.job.id, self.lease_token.clone())),
             ttl: Duration::from_secs(86_400),
         };
         self.store.take_lock(name, holder, wait).await

@@ -3,13 +3,12 @@
 //! caller) and of session cookies — so what is in the store cannot be used to sign in.
 //! What a role may do is the server's business, not the store's.
 
+use crate::error::StoreError;
+use crate::store::value::Row;
+use crate::store::{Store, params};
+use crate::time::{from_micros, to_micros};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use sqlx::Row;
-
-use crate::error::StoreError;
-use crate::store::Store;
-use crate::time::{from_micros, to_micros};
 
 /// A local account.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -46,13 +45,13 @@ fn tenants_text(tenants: &[String]) -> String {
 
 const USER_COLUMNS: &str = "username, role, tenants, created_at, updated_at";
 
-fn user_from_row(row: &sqlx::any::AnyRow) -> Result<UserRecord, StoreError> {
+fn user_from_row(row: &Row) -> Result<UserRecord, StoreError> {
     Ok(UserRecord {
-        username: row.try_get("username")?,
-        role: row.try_get("role")?,
-        tenants: tenants_from(&row.try_get::<String, _>("tenants")?)?,
-        created_at: from_micros(row.try_get("created_at")?),
-        updated_at: from_micros(row.try_get("updated_at")?),
+        username: row.get("username")?,
+        role: row.get("role")?,
+        tenants: tenants_from(&row.get::<String>("tenants")?)?,
+        created_at: from_micros(row.get("created_at")?),
+        updated_at: from_micros(row.get("updated_at")?),
     })
 }
 
@@ -67,34 +66,30 @@ impl Store {
         tenants: &[String],
     ) -> Result<bool, StoreError> {
         let now = to_micros(self.now());
-        let mut tx = self.begin_write().await?;
-        let existed: Option<String> =
-            sqlx::query_scalar("SELECT username FROM users WHERE username = $1")
-                .bind(username)
-                .fetch_optional(&mut *tx)
-                .await?;
-        sqlx::query(
-            "INSERT INTO users (username, password_hash, role, tenants, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $5) ON CONFLICT (username) DO UPDATE SET \
-             password_hash = excluded.password_hash, role = excluded.role, \
-             tenants = excluded.tenants, updated_at = excluded.updated_at",
-        )
-        .bind(username)
-        .bind(password_hash)
-        .bind(role)
-        .bind(tenants_text(tenants))
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
-        if existed.is_some() {
-            // A changed password or role ends the sessions made with the old one.
-            sqlx::query("DELETE FROM sessions WHERE subject = $1 AND method = 'password'")
-                .bind(format!("user:{username}"))
-                .execute(&mut *tx)
-                .await?;
-        }
-        tx.commit().await?;
-        Ok(existed.is_none())
+        let [username, password_hash, role] = [username, password_hash, role].map(str::to_owned);
+        let tenants = tenants_text(tenants);
+        self.write(move |sql| {
+            let existed: Option<String> = sql.scalar(
+                "SELECT username FROM users WHERE username = $1",
+                params![username],
+            )?;
+            sql.execute(
+                "INSERT INTO users (username, password_hash, role, tenants, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $5) ON CONFLICT (username) DO UPDATE SET \
+                 password_hash = excluded.password_hash, role = excluded.role, \
+                 tenants = excluded.tenants, updated_at = excluded.updated_at",
+                params![username, password_hash, role, tenants, now],
+            )?;
+            if existed.is_some() {
+                // A changed password or role ends the sessions made with the old one.
+                sql.execute(
+                    "DELETE FROM sessions WHERE subject = $1 AND method = 'password'",
+                    params![format!("user:{username}")],
+                )?;
+            }
+            Ok(existed.is_none())
+        })
+        .await
     }
 
     /// An account with its password hash, to check a sign-in.
@@ -102,39 +97,44 @@ impl Store {
         &self,
         username: &str,
     ) -> Result<Option<(UserRecord, String)>, StoreError> {
-        let row = sqlx::query(&format!(
-            "SELECT {USER_COLUMNS}, password_hash FROM users WHERE username = $1"
-        ))
-        .bind(username)
-        .fetch_optional(&self.pool)
-        .await?;
-        row.map(|row| Ok((user_from_row(&row)?, row.try_get("password_hash")?)))
+        let username = username.to_owned();
+        self.read(move |sql| {
+            sql.query_opt(
+                &format!("SELECT {USER_COLUMNS}, password_hash FROM users WHERE username = $1"),
+                params![username],
+            )?
+            .map(|row| Ok((user_from_row(&row)?, row.get("password_hash")?)))
             .transpose()
+        })
+        .await
     }
 
     pub async fn users(&self) -> Result<Vec<UserRecord>, StoreError> {
-        let rows = sqlx::query(&format!(
-            "SELECT {USER_COLUMNS} FROM users ORDER BY username"
-        ))
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter().map(user_from_row).collect()
+        self.read(|sql| {
+            sql.query(
+                &format!("SELECT {USER_COLUMNS} FROM users ORDER BY username"),
+                params![],
+            )?
+            .iter()
+            .map(user_from_row)
+            .collect()
+        })
+        .await
     }
 
     /// Removes an account and ends its sessions; `false` if there was none.
     pub async fn delete_user(&self, username: &str) -> Result<bool, StoreError> {
-        let mut tx = self.begin_write().await?;
-        let removed = sqlx::query("DELETE FROM users WHERE username = $1")
-            .bind(username)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-        sqlx::query("DELETE FROM sessions WHERE subject = $1 AND method = 'password'")
-            .bind(format!("user:{username}"))
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        Ok(removed > 0)
+        let username = username.to_owned();
+        self.write(move |sql| {
+            let removed =
+                sql.execute("DELETE FROM users WHERE username = $1", params![username])?;
+            sql.execute(
+                "DELETE FROM sessions WHERE subject = $1 AND method = 'password'",
+                params![format!("user:{username}")],
+            )?;
+            Ok(removed > 0)
+        })
+        .await
     }
 
     /// Starts a session; `id_hash` is the hash of the cookie the browser keeps. Sessions
@@ -144,60 +144,61 @@ impl Store {
         id_hash: &str,
         session: &SessionRecord,
     ) -> Result<(), StoreError> {
-        let mut tx = self.begin_write().await?;
-        sqlx::query("DELETE FROM sessions WHERE expires_at <= $1")
-            .bind(to_micros(self.now()))
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query(
-            "INSERT INTO sessions (id_hash, subject, role, tenants, csrf_token, method, created_at, expires_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-        )
-        .bind(id_hash)
-        .bind(&session.subject)
-        .bind(&session.role)
-        .bind(tenants_text(&session.tenants))
-        .bind(&session.csrf_token)
-        .bind(&session.method)
-        .bind(to_micros(session.created_at))
-        .bind(to_micros(session.expires_at))
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(())
+        let (id_hash, session, now) = (id_hash.to_owned(), session.clone(), to_micros(self.now()));
+        self.write(move |sql| {
+            sql.execute("DELETE FROM sessions WHERE expires_at <= $1", params![now])?;
+            sql.execute(
+                "INSERT INTO sessions (id_hash, subject, role, tenants, csrf_token, method, created_at, expires_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                params![
+                    id_hash,
+                    session.subject,
+                    session.role,
+                    tenants_text(&session.tenants),
+                    session.csrf_token,
+                    session.method,
+                    to_micros(session.created_at),
+                    to_micros(session.expires_at)
+                ],
+            )?;
+            Ok(())
+        })
+        .await
     }
 
     /// The session a cookie's hash belongs to, unless it has expired.
     pub async fn live_session(&self, id_hash: &str) -> Result<Option<SessionRecord>, StoreError> {
-        let row = sqlx::query(
-            "SELECT subject, role, tenants, csrf_token, method, created_at, expires_at \
-             FROM sessions WHERE id_hash = $1 AND expires_at > $2",
-        )
-        .bind(id_hash)
-        .bind(to_micros(self.now()))
-        .fetch_optional(&self.pool)
-        .await?;
-        row.map(|row| {
-            Ok(SessionRecord {
-                subject: row.try_get("subject")?,
-                role: row.try_get("role")?,
-                tenants: tenants_from(&row.try_get::<String, _>("tenants")?)?,
-                csrf_token: row.try_get("csrf_token")?,
-                method: row.try_get("method")?,
-                created_at: from_micros(row.try_get("created_at")?),
-                expires_at: from_micros(row.try_get("expires_at")?),
+        let (id_hash, now) = (id_hash.to_owned(), to_micros(self.now()));
+        self.read(move |sql| {
+            sql.query_opt(
+                "SELECT subject, role, tenants, csrf_token, method, created_at, expires_at \
+                 FROM sessions WHERE id_hash = $1 AND expires_at > $2",
+                params![id_hash, now],
+            )?
+            .map(|row| {
+                Ok(SessionRecord {
+                    subject: row.get("subject")?,
+                    role: row.get("role")?,
+                    tenants: tenants_from(&row.get::<String>("tenants")?)?,
+                    csrf_token: row.get("csrf_token")?,
+                    method: row.get("method")?,
+                    created_at: from_micros(row.get("created_at")?),
+                    expires_at: from_micros(row.get("expires_at")?),
+                })
             })
+            .transpose()
         })
-        .transpose()
+        .await
     }
 
     /// Signs a session out.
     pub async fn end_session(&self, id_hash: &str) -> Result<bool, StoreError> {
-        let ended = sqlx::query("DELETE FROM sessions WHERE id_hash = $1")
-            .bind(id_hash)
-            .execute(&self.pool)
-            .await?
-            .rows_affected();
+        let id_hash = id_hash.to_owned();
+        let ended = self
+            .write(move |sql| {
+                sql.execute("DELETE FROM sessions WHERE id_hash = $1", params![id_hash])
+            })
+            .await?;
         Ok(ended > 0)
     }
 
@@ -208,16 +209,16 @@ impl Store {
         verifier: &str,
         return_to: &str,
     ) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO oidc_logins (state, verifier, return_to, created_at) VALUES ($1, $2, $3, $4)",
-        )
-        .bind(state)
-        .bind(verifier)
-        .bind(return_to)
-        .bind(to_micros(self.now()))
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+        let [state, verifier, return_to] = [state, verifier, return_to].map(str::to_owned);
+        let now = to_micros(self.now());
+        self.write(move |sql| {
+            sql.execute(
+                "INSERT INTO oidc_logins (state, verifier, return_to, created_at) VALUES ($1, $2, $3, $4)",
+                params![state, verifier, return_to, now],
+            )
+            .map(drop)
+        })
+        .await
     }
 
     /// Takes the sign-in with this state (once), if it began less than `within` ago:
@@ -227,22 +228,19 @@ impl Store {
         state: &str,
         within: std::time::Duration,
     ) -> Result<Option<(String, String)>, StoreError> {
-        let oldest =
-            self.now() - chrono::Duration::from_std(within).unwrap_or(chrono::Duration::MAX);
-        let mut tx = self.begin_write().await?;
-        let row = sqlx::query(
-            "DELETE FROM oidc_logins WHERE state = $1 AND created_at > $2 RETURNING verifier, return_to",
-        )
-        .bind(state)
-        .bind(to_micros(oldest))
-        .fetch_optional(&mut *tx)
-        .await?;
-        sqlx::query("DELETE FROM oidc_logins WHERE created_at <= $1")
-            .bind(to_micros(oldest))
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        row.map(|row| Ok((row.try_get("verifier")?, row.try_get("return_to")?)))
-            .transpose()
+        let oldest = to_micros(
+            self.now() - chrono::Duration::from_std(within).unwrap_or(chrono::Duration::MAX),
+        );
+        let state = state.to_owned();
+        self.write(move |sql| {
+            let row = sql.query_opt(
+                "DELETE FROM oidc_logins WHERE state = $1 AND created_at > $2 RETURNING verifier, return_to",
+                params![state, oldest],
+            )?;
+            sql.execute("DELETE FROM oidc_logins WHERE created_at <= $1", params![oldest])?;
+            row.map(|row| Ok((row.get("verifier")?, row.get("return_to")?)))
+                .transpose()
+        })
+        .await
     }
 }

@@ -10,14 +10,13 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use croner::Cron;
 use croner::parser::{CronParser, Seconds};
-use sqlx::Row;
 use tokio_util::sync::CancellationToken;
 
 use crate::current::Current;
 use crate::error::StoreError;
 use crate::queue::NewJob;
 use crate::queue::ops::enqueue_in;
-use crate::store::Store;
+use crate::store::{Sql, Store, params};
 use crate::time::{from_micros, to_micros};
 
 #[derive(Debug, thiserror::Error)]
@@ -97,77 +96,26 @@ impl Scheduler {
         Scheduler { store, flows }
     }
 
-    /// Fires every flow that is due; returns how many fired.
+    /// Fires every flow that is due, in one transaction; returns how many fired.
     pub async fn tick(&self) -> Result<usize, StoreError> {
-        let mut fired = 0;
-        for flow in self.flows.get().iter() {
-            if self.fire_if_due(flow).await? {
-                fired += 1;
-            }
-        }
+        let flows = self.flows.get();
+        let (now, max_attempts) = (self.store.now(), self.store.retry_policy().max_attempts);
+        let fired = self
+            .store
+            .write(move |sql| {
+                let mut fired = 0;
+                for flow in flows.iter() {
+                    if fire_if_due(sql, flow, now, max_attempts)? {
+                        fired += 1;
+                    }
+                }
+                Ok(fired)
+            })
+            .await?;
         if fired > 0 {
             self.store.wakeup().notify_waiters();
         }
         Ok(fired)
-    }
-
-    async fn fire_if_due(&self, flow: &ScheduledFlow) -> Result<bool, StoreError> {
-        let now = self.store.now();
-        let mut tx = self.store.begin_write().await?;
-        let current: Option<i64> =
-            sqlx::query("SELECT next_at FROM schedules WHERE tenant = $1 AND flow = $2")
-                .bind(&flow.tenant)
-                .bind(&flow.flow)
-                .fetch_optional(&mut *tx)
-                .await?
-                .map(|row| row.try_get("next_at"))
-                .transpose()?;
-        let due = match current {
-            Some(next_at) => from_micros(next_at),
-            None => {
-                let Some(first) = flow.schedule.first(now) else {
-                    return Ok(false);
-                };
-                sqlx::query("INSERT INTO schedules (tenant, flow, next_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
-                    .bind(&flow.tenant)
-                    .bind(&flow.flow)
-                    .bind(to_micros(first))
-                    .execute(&mut *tx)
-                    .await?;
-                first
-            }
-        };
-        if due > now {
-            tx.commit().await?;
-            return Ok(false);
-        }
-        // Missed ticks (Kontor was down) collapse into this one.
-        let next = flow
-            .schedule
-            .next_after(now)
-            .unwrap_or(now + chrono::Duration::days(365));
-        let advanced = sqlx::query(
-            "UPDATE schedules SET next_at = $1 WHERE tenant = $2 AND flow = $3 AND next_at = $4",
-        )
-        .bind(to_micros(next))
-        .bind(&flow.tenant)
-        .bind(&flow.flow)
-        .bind(to_micros(due))
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        if advanced == 0 {
-            // Another process fired this tick.
-            return Ok(false);
-        }
-        let mut job = flow.job.clone();
-        if job.dedupe_key.is_none() {
-            job.dedupe_key = Some(format!("schedule:{}", flow.flow));
-        }
-        enqueue_in(&mut tx, &job, now, self.store.retry_policy().max_attempts).await?;
-        tx.commit().await?;
-        tracing::debug!(message = "Scheduled flow fired.", tenant = %flow.tenant, flow = %flow.flow, next = %next);
-        Ok(true)
     }
 
     /// Ticks until `shutdown`, waking for the earliest due flow (at least once a second).
@@ -191,4 +139,54 @@ impl Scheduler {
             }
         }
     }
+}
+
+/// Enqueues `flow`'s job if its tick is due, advancing the tick by compare-and-set so
+/// that of several processes only one fires it.
+fn fire_if_due(
+    sql: &mut dyn Sql,
+    flow: &ScheduledFlow,
+    now: DateTime<Utc>,
+    max_attempts: u32,
+) -> Result<bool, StoreError> {
+    let current: Option<i64> = sql.scalar(
+        "SELECT next_at FROM schedules WHERE tenant = $1 AND flow = $2",
+        params![flow.tenant, flow.flow],
+    )?;
+    let due = match current {
+        Some(next_at) => from_micros(next_at),
+        None => {
+            let Some(first) = flow.schedule.first(now) else {
+                return Ok(false);
+            };
+            sql.execute(
+                "INSERT INTO schedules (tenant, flow, next_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+                params![flow.tenant, flow.flow, to_micros(first)],
+            )?;
+            first
+        }
+    };
+    if due > now {
+        return Ok(false);
+    }
+    // Missed ticks (Kontor was down) collapse into this one.
+    let next = flow
+        .schedule
+        .next_after(now)
+        .unwrap_or(now + chrono::Duration::days(365));
+    let advanced = sql.execute(
+        "UPDATE schedules SET next_at = $1 WHERE tenant = $2 AND flow = $3 AND next_at = $4",
+        params![to_micros(next), flow.tenant, flow.flow, to_micros(due)],
+    )?;
+    if advanced == 0 {
+        // Another process fired this tick.
+        return Ok(false);
+    }
+    let mut job = flow.job.clone();
+    if job.dedupe_key.is_none() {
+        job.dedupe_key = Some(format!("schedule:{}", flow.flow));
+    }
+    enqueue_in(sql, &job, now, max_attempts)?;
+    tracing::debug!(message = "Scheduled flow fired.", tenant = %flow.tenant, flow = %flow.flow, next = %next);
+    Ok(true)
 }

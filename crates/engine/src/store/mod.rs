@@ -1,23 +1,24 @@
 //! The store: one interface over two backends. SQLite (one file, WAL) is the embedded
 //! default; PostgreSQL serves several Kontor processes at once.
 //!
-//! Both backends run the same SQL through sqlx's `Any` driver; only connecting, the
-//! schema DDL and row-claiming hints differ, and those live in `sqlite.rs` and
-//! `postgres.rs`. The shared store test suite runs against both.
+//! A store operation is a synchronous function over one connection (`&mut dyn Sql`),
+//! written once for both backends: `Store::write` runs it in a transaction and commits
+//! it before answering, `Store::read` runs it on a connection that only reads. What
+//! differs — connecting, DDL (two migration folders), row-locking hints, and how the
+//! operation reaches its connection — lives in `sqlite/` and `postgres.rs`. The shared
+//! store suite runs against both.
 
 mod postgres;
 pub(crate) mod sql;
 mod sqlite;
+pub(crate) mod value;
 
 use std::sync::Arc;
-
-use sqlx::any::{AnyPoolOptions, install_default_drivers};
-use sqlx::{Any, AnyConnection, AnyPool, Transaction};
-use tokio::sync::{Mutex, Notify, OwnedMutexGuard};
 
 use crate::clock::{Clock, SystemClock};
 use crate::error::StoreError;
 use crate::queue::RetryPolicy;
+pub(crate) use sql::{Sql, params};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -94,47 +95,22 @@ impl StoreOptions {
     }
 }
 
+enum Db {
+    Sqlite(sqlite::SqliteDb),
+    Postgres(postgres::PgDb),
+}
+
 /// Handle to Kontor's durable state. Cheap to clone.
 #[derive(Clone)]
 pub struct Store {
-    pub(crate) pool: AnyPool,
+    db: Arc<Db>,
     backend: Backend,
     clock: Arc<dyn Clock>,
     retry: RetryPolicy,
     /// Wakes this process's runner as soon as a job is enqueued here.
-    wakeup: Arc<Notify>,
+    wakeup: Arc<tokio::sync::Notify>,
     /// When this process last looked for jobs whose lease lapsed (µs since the epoch).
     pub(crate) leases_swept_at: Arc<std::sync::atomic::AtomicI64>,
-    /// SQLite only: write transactions take turns here rather than in SQLite's busy
-    /// handler, which sleeps a millisecond or more each time it finds the file locked.
-    write_turn: Arc<Mutex<()>>,
-}
-
-/// A transaction that will write; on SQLite it holds this process's write turn until it
-/// is committed or dropped.
-pub(crate) struct WriteTx {
-    tx: Transaction<'static, Any>,
-    _turn: Option<OwnedMutexGuard<()>>,
-}
-
-impl WriteTx {
-    pub(crate) async fn commit(self) -> Result<(), sqlx::Error> {
-        self.tx.commit().await
-    }
-}
-
-impl std::ops::Deref for WriteTx {
-    type Target = AnyConnection;
-
-    fn deref(&self) -> &AnyConnection {
-        &self.tx
-    }
-}
-
-impl std::ops::DerefMut for WriteTx {
-    fn deref_mut(&mut self) -> &mut AnyConnection {
-        &mut self.tx
-    }
 }
 
 impl std::fmt::Debug for Store {
@@ -155,23 +131,18 @@ impl Store {
         options: StoreOptions,
         clock: Arc<dyn Clock>,
     ) -> Result<Store, StoreError> {
-        install_default_drivers();
         let backend = Backend::from_url(&options.url)?;
-        let pool_options = AnyPoolOptions::new()
-            .max_connections(options.max_connections)
-            .acquire_timeout(std::time::Duration::from_secs(30));
-        let pool = match backend {
-            Backend::Sqlite => sqlite::open(&options, pool_options).await?,
-            Backend::Postgres => postgres::open(&options, pool_options).await?,
+        let db = match backend {
+            Backend::Sqlite => Db::Sqlite(sqlite::open(&options).await?),
+            Backend::Postgres => Db::Postgres(postgres::open(&options).await?),
         };
         Ok(Store {
-            pool,
+            db: Arc::new(db),
             backend,
             clock,
             retry: options.retry,
-            wakeup: Arc::new(Notify::new()),
+            wakeup: Arc::new(tokio::sync::Notify::new()),
             leases_swept_at: Arc::new(std::sync::atomic::AtomicI64::new(i64::MIN)),
-            write_turn: Arc::new(Mutex::new(())),
         })
     }
 
@@ -192,46 +163,69 @@ impl Store {
         self.clock.now()
     }
 
-    pub(crate) fn wakeup(&self) -> &Arc<Notify> {
+    pub(crate) fn wakeup(&self) -> &Arc<tokio::sync::Notify> {
         &self.wakeup
     }
 
-    /// On SQLite, this process's write turn, for a write outside [`Self::begin_write`]
-    /// (held until dropped); on PostgreSQL, nothing to wait for.
-    pub(crate) async fn write_turn(&self) -> Option<OwnedMutexGuard<()>> {
-        match self.backend {
-            Backend::Sqlite => Some(self.write_turn.clone().lock_owned().await),
-            Backend::Postgres => None,
+    /// Runs `op` in a transaction and answers once it is committed; an error from `op`
+    /// rolls back what it wrote. On SQLite, operations arriving together share one
+    /// commit (each in a savepoint of its own).
+    pub(crate) async fn write<T, F>(&self, op: F) -> Result<T, StoreError>
+    where
+        F: FnOnce(&mut dyn Sql) -> Result<T, StoreError> + Send + 'static,
+        T: Send + 'static,
+    {
+        match &*self.db {
+            Db::Sqlite(db) => db.write(op).await,
+            Db::Postgres(db) => db.write(op).await,
         }
     }
 
-    /// Begins a transaction that will write. On SQLite it waits for this process's
-    /// write turn, then takes the write lock at once (`BEGIN IMMEDIATE`), so that a read
-    /// followed by a write cannot fail half-way with "database is locked".
-    pub(crate) async fn begin_write(&self) -> Result<WriteTx, StoreError> {
-        Ok(match self.backend {
-            Backend::Sqlite => {
-                let turn = self.write_turn().await;
-                WriteTx {
-                    tx: self.pool.begin_with("BEGIN IMMEDIATE").await?,
-                    _turn: turn,
-                }
-            }
-            Backend::Postgres => WriteTx {
-                tx: self.pool.begin().await?,
-                _turn: None,
-            },
-        })
+    /// Runs `op` on a connection that only reads.
+    pub(crate) async fn read<T, F>(&self, op: F) -> Result<T, StoreError>
+    where
+        F: FnOnce(&mut dyn Sql) -> Result<T, StoreError> + Send + 'static,
+        T: Send + 'static,
+    {
+        match &*self.db {
+            Db::Sqlite(db) => db.read(op).await,
+            Db::Postgres(db) => db.read(op).await,
+        }
     }
 
     /// Checks that the store answers (for readiness probes).
     pub async fn ping(&self) -> Result<(), StoreError> {
-        sqlx::query("SELECT 1").execute(&self.pool).await?;
-        Ok(())
+        self.read(|sql| sql.execute("SELECT 1", params![]).map(drop))
+            .await
     }
 
+    /// SQLite's plan for `statement` (the detail of each step), for tests that a query
+    /// goes through its index.
+    #[cfg(test)]
+    pub(crate) async fn sqlite_plan(
+        &self,
+        statement: &str,
+        params: Vec<value::Value>,
+    ) -> Vec<String> {
+        let explain = format!("EXPLAIN QUERY PLAN {statement}");
+        self.read(move |sql| {
+            let params: Vec<&dyn value::ToSql> =
+                params.iter().map(|v| v as &dyn value::ToSql).collect();
+            sql.query(&explain, &params)?
+                .iter()
+                .map(|row| row.get::<String>("detail"))
+                .collect()
+        })
+        .await
+        .unwrap_or_else(|e| vec![format!("no plan: {e}")])
+    }
+
+    /// Finishes what was handed to the store, then closes its connections.
     pub async fn close(&self) {
-        self.pool.close().await;
+        match &*self.db {
+            Db::Sqlite(db) => db.close().await,
+            Db::Postgres(db) => db.close().await,
+        }
     }
 }
 

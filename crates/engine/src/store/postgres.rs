@@ -1,10 +1,21 @@
-//! PostgreSQL: for several Kontor processes sharing one queue.
+//! PostgreSQL: for several Kontor processes sharing one queue. The store's operations are
+//! synchronous functions over a connection ([`Sql`]); here each runs on a blocking
+//! thread, awaiting its statements there one by one over sqlx's pool.
 
-use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
-use sqlx::{AnyPool, ConnectOptions, Connection, Executor};
+use std::sync::Arc;
 
-use super::StoreOptions;
+use sqlx::pool::PoolConnection;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{
+    Column, ConnectOptions, Connection, Executor, PgConnection, PgPool, Postgres, Row as _,
+    Transaction, TypeInfo, ValueRef,
+};
+use tokio::runtime::Handle;
+
+use super::value::{Kind, Row, SqlValue, ToSql, Value};
+use super::{Backend, StoreOptions};
 use crate::error::StoreError;
+use crate::store::sql::Sql;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
@@ -17,18 +28,172 @@ fn is_identifier(name: &str) -> bool {
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
 }
 
-pub(super) async fn open(
-    options: &StoreOptions,
-    pool: AnyPoolOptions,
-) -> Result<AnyPool, StoreError> {
-    let connect_options: AnyConnectOptions = options.url.parse().map_err(StoreError::Connect)?;
+/// The PostgreSQL side of a store.
+pub(super) struct PgDb {
+    pool: PgPool,
+}
+
+enum Held {
+    Transaction(Transaction<'static, Postgres>),
+    Connection(PoolConnection<Postgres>),
+}
+
+/// One pooled connection, in a transaction when the operation writes.
+struct PgSql {
+    handle: Handle,
+    held: Held,
+}
+
+impl PgSql {
+    fn connection(&mut self) -> &mut PgConnection {
+        match &mut self.held {
+            Held::Transaction(tx) => tx,
+            Held::Connection(conn) => conn,
+        }
+    }
+}
+
+fn bind<'q>(
+    mut query: sqlx::query::Query<'q, Postgres, sqlx::postgres::PgArguments>,
+    params: &'q [&'q dyn ToSql],
+) -> sqlx::query::Query<'q, Postgres, sqlx::postgres::PgArguments> {
+    for param in params {
+        query = match param.to_sql() {
+            SqlValue::Null(Kind::Int) => query.bind(None::<i64>),
+            SqlValue::Null(Kind::Text) => query.bind(None::<String>),
+            SqlValue::Int(i) => query.bind(i),
+            SqlValue::Text(s) => query.bind(s),
+        };
+    }
+    query
+}
+
+fn decode(row: &sqlx::postgres::PgRow, columns: &Arc<[Box<str>]>) -> Result<Row, StoreError> {
+    let mut values = Vec::with_capacity(columns.len());
+    for (i, column) in row.columns().iter().enumerate() {
+        if row.try_get_raw(i)?.is_null() {
+            values.push(Value::Null(Kind::Text));
+            continue;
+        }
+        values.push(match column.type_info().name() {
+            "INT8" => Value::Int(row.try_get::<i64, _>(i)?),
+            "INT4" => Value::Int(i64::from(row.try_get::<i32, _>(i)?)),
+            "INT2" => Value::Int(i64::from(row.try_get::<i16, _>(i)?)),
+            "BOOL" => Value::Int(i64::from(row.try_get::<bool, _>(i)?)),
+            "TEXT" | "VARCHAR" | "NAME" | "BPCHAR" => Value::Text(row.try_get::<String, _>(i)?),
+            other => {
+                return Err(StoreError::Decode {
+                    column: column.name().to_owned(),
+                    problem: format!("expected an integer or text, found {other}"),
+                });
+            }
+        });
+    }
+    Ok(Row::new(columns.clone(), values))
+}
+
+impl Sql for PgSql {
+    fn backend(&self) -> Backend {
+        Backend::Postgres
+    }
+
+    fn execute(&mut self, sql: &str, params: &[&dyn ToSql]) -> Result<u64, StoreError> {
+        let handle = self.handle.clone();
+        let query = bind(sqlx::query(sql), params);
+        Ok(handle
+            .block_on(query.execute(self.connection()))?
+            .rows_affected())
+    }
+
+    fn query(&mut self, sql: &str, params: &[&dyn ToSql]) -> Result<Vec<Row>, StoreError> {
+        let handle = self.handle.clone();
+        let query = bind(sqlx::query(sql), params);
+        let rows = handle.block_on(query.fetch_all(self.connection()))?;
+        let Some(first) = rows.first() else {
+            return Ok(Vec::new());
+        };
+        let columns: Arc<[Box<str>]> = first.columns().iter().map(|c| c.name().into()).collect();
+        rows.iter().map(|row| decode(row, &columns)).collect()
+    }
+}
+
+impl PgDb {
+    /// Runs `f` in a transaction on a blocking thread; commits if it succeeds.
+    pub(super) async fn write<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        F: FnOnce(&mut dyn Sql) -> Result<T, StoreError> + Send + 'static,
+        T: Send + 'static,
+    {
+        self.on_blocking_thread(move |pool, handle| {
+            let tx = handle.block_on(pool.begin())?;
+            let mut sql = PgSql {
+                handle: handle.clone(),
+                held: Held::Transaction(tx),
+            };
+            let result = f(&mut sql);
+            let Held::Transaction(tx) = sql.held else {
+                return result;
+            };
+            match result {
+                Ok(value) => {
+                    handle.block_on(tx.commit())?;
+                    Ok(value)
+                }
+                Err(error) => {
+                    // Rolling back cannot lose anything; the operation's error is what
+                    // the caller needs to hear.
+                    let _ = handle.block_on(tx.rollback());
+                    Err(error)
+                }
+            }
+        })
+        .await
+    }
+
+    /// Runs `f` on a blocking thread, on a connection outside a transaction.
+    pub(super) async fn read<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        F: FnOnce(&mut dyn Sql) -> Result<T, StoreError> + Send + 'static,
+        T: Send + 'static,
+    {
+        self.on_blocking_thread(move |pool, handle| {
+            let conn = handle.block_on(pool.acquire())?;
+            f(&mut PgSql {
+                handle,
+                held: Held::Connection(conn),
+            })
+        })
+        .await
+    }
+
+    async fn on_blocking_thread<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        F: FnOnce(PgPool, Handle) -> Result<T, StoreError> + Send + 'static,
+        T: Send + 'static,
+    {
+        let (pool, handle) = (self.pool.clone(), Handle::current());
+        tokio::task::spawn_blocking(move || f(pool, handle))
+            .await
+            .map_err(|e| StoreError::Aborted(e.to_string()))?
+    }
+
+    pub(super) async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+pub(super) async fn open(options: &StoreOptions) -> Result<PgDb, StoreError> {
+    let connect_options: PgConnectOptions = options
+        .url
+        .parse()
+        .map_err(|e: sqlx::Error| StoreError::Connect(e.into()))?;
     let search_path = match &options.schema {
         Some(schema) if is_identifier(schema) => Some(format!("SET search_path TO {schema}")),
         Some(schema) => {
-            return Err(StoreError::Connect(sqlx::Error::Configuration(
+            return Err(StoreError::Connect(
                 format!("`{schema}` is not a valid schema name (lower-case letters, digits, _)")
                     .into(),
-            )));
+            ));
         }
         None => None,
     };
@@ -36,25 +201,32 @@ pub(super) async fn open(
     let mut conn = connect_options
         .connect()
         .await
-        .map_err(StoreError::Connect)?;
+        .map_err(|e| StoreError::Connect(e.into()))?;
     if let (Some(schema), Some(set)) = (&options.schema, &search_path) {
         conn.execute(format!("CREATE SCHEMA IF NOT EXISTS {schema}").as_str())
             .await?;
         conn.execute(set.as_str()).await?;
     }
-    MIGRATOR.run(&mut conn).await?;
+    MIGRATOR
+        .run(&mut conn)
+        .await
+        .map_err(|e| StoreError::Migrate(e.into()))?;
     conn.close().await?;
 
-    pool.after_connect(move |conn, _meta| {
-        let search_path = search_path.clone();
-        Box::pin(async move {
-            if let Some(set) = search_path {
-                conn.execute(set.as_str()).await?;
-            }
-            Ok(())
+    let pool = PgPoolOptions::new()
+        .max_connections(options.max_connections)
+        .acquire_timeout(std::time::Duration::from_secs(30))
+        .after_connect(move |conn, _meta| {
+            let search_path = search_path.clone();
+            Box::pin(async move {
+                if let Some(set) = search_path {
+                    conn.execute(set.as_str()).await?;
+                }
+                Ok(())
+            })
         })
-    })
-    .connect_with(connect_options)
-    .await
-    .map_err(StoreError::Connect)
+        .connect_with(connect_options)
+        .await
+        .map_err(|e| StoreError::Connect(e.into()))?;
+    Ok(PgDb { pool })
 }
