@@ -5,6 +5,8 @@
 //! conflict the caller must see.
 
 use crate::error::StoreError;
+use crate::queue::NewJob;
+use crate::queue::ops::enqueue_in;
 use crate::store::value::Row;
 use crate::store::{Sql, Store, params};
 use crate::time::{from_micros, to_micros};
@@ -89,9 +91,14 @@ fn submission_by(
 
 impl Store {
     /// Stores a submission unless its key or order id was seen before (then says what
-    /// was there). The insert comes first — a new order, the usual case, costs one
-    /// statement — and only a conflict is looked into, in the same transaction.
-    pub async fn submit_order(&self, new: &NewSubmission<'_>) -> Result<Submitted, StoreError> {
+    /// was there), and with a new one enqueues `jobs` (its import) in the same
+    /// transaction. The insert comes first — a new order, the usual case, costs one
+    /// statement — and only a conflict is looked into.
+    pub async fn submit_order(
+        &self,
+        new: &NewSubmission<'_>,
+        jobs: Vec<NewJob>,
+    ) -> Result<Submitted, StoreError> {
         let [tenant, connection, order_id, key, hash] = [
             new.tenant,
             new.connection,
@@ -100,38 +107,47 @@ impl Store {
             new.request_hash,
         ]
         .map(str::to_owned);
-        let (body, now) = (new.body.to_string(), to_micros(self.now()));
-        self.write(move |sql| {
-            let inserted = sql.query_opt(
+        let (body, now) = (new.body.to_string(), self.now());
+        let max_attempts = self.retry_policy().max_attempts;
+        let submitted = self
+            .write(move |sql| {
+                let inserted = sql.query_opt(
                 &format!(
                     "INSERT INTO submitted_orders (tenant, connection, order_id, idempotency_key, \
                      request_hash, body, submitted_at) VALUES ($1, $2, $3, $4, $5, $6, $7) \
                      ON CONFLICT DO NOTHING RETURNING {COLUMNS}"
                 ),
-                params![tenant, connection, order_id, key, hash, body, now],
+                params![tenant, connection, order_id, key, hash, body, to_micros(now)],
             )?;
-            if let Some(row) = inserted {
-                return Ok(Submitted::Accepted(submission_from_row(&row)?));
-            }
-            if let Some(existing) =
-                submission_by(sql, &tenant, &connection, "idempotency_key", &key)?
-            {
-                return Ok(if existing.request_hash == hash {
-                    Submitted::Replayed(existing)
-                } else {
-                    Submitted::KeyReused(existing)
-                });
-            }
-            match submission_by(sql, &tenant, &connection, "order_id", &order_id)? {
-                Some(existing) => Ok(Submitted::AlreadySubmitted(existing)),
-                // Only a unique key can make the insert do nothing, and both were looked up.
-                None => Err(StoreError::SubmissionConflict {
-                    order_id,
-                    idempotency_key: key,
-                }),
-            }
-        })
-        .await
+                if let Some(row) = inserted {
+                    for job in &jobs {
+                        enqueue_in(sql, job, now, max_attempts)?;
+                    }
+                    return Ok(Submitted::Accepted(submission_from_row(&row)?));
+                }
+                if let Some(existing) =
+                    submission_by(sql, &tenant, &connection, "idempotency_key", &key)?
+                {
+                    return Ok(if existing.request_hash == hash {
+                        Submitted::Replayed(existing)
+                    } else {
+                        Submitted::KeyReused(existing)
+                    });
+                }
+                match submission_by(sql, &tenant, &connection, "order_id", &order_id)? {
+                    Some(existing) => Ok(Submitted::AlreadySubmitted(existing)),
+                    // Only a unique key can make the insert do nothing, and both were looked up.
+                    None => Err(StoreError::SubmissionConflict {
+                        order_id,
+                        idempotency_key: key,
+                    }),
+                }
+            })
+            .await?;
+        if matches!(submitted, Submitted::Accepted(_)) {
+            self.wakeup().notify_waiters();
+        }
+        Ok(submitted)
     }
 
     /// One submitted order by its id.

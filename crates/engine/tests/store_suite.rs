@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use kontor_engine::{
     Clock, Cursor, Effects, EnqueueOutcome, EntityRecord, FailureOutcome, JobError, JobFilter,
-    JobState, Link, MatchKey, NewJob, Schedule, ScheduledFlow, Scheduler, StoreError,
+    JobState, Link, MatchKey, NewJob, NewSubmission, Schedule, ScheduledFlow, Scheduler,
+    StoreError, Submitted,
 };
 use serde_json::json;
 use support::TestStore;
@@ -1016,7 +1017,48 @@ async fn accounts_sessions_and_sign_ins(t: TestStore) {
     );
 }
 
+/// An order handed over through the API is stored with its import job, in one
+/// transaction; a retry of the same submission stores and enqueues nothing more.
+async fn a_submission_is_stored_with_its_import_once(t: TestStore) {
+    let s = &t.store;
+    let body = json!({"id": "o-1", "number": "1001"});
+    let new = NewSubmission {
+        tenant: "acme",
+        connection: "portal",
+        order_id: "o-1",
+        idempotency_key: "key-1",
+        request_hash: "h1",
+        body: &body,
+    };
+    let import = || vec![job("orders.import").dedupe_key("orders:o-1")];
+    let first = s.submit_order(&new, import()).await.unwrap();
+    assert!(matches!(first, Submitted::Accepted(_)), "{first:?}");
+    let again = s.submit_order(&new, import()).await.unwrap();
+    assert!(matches!(again, Submitted::Replayed(_)), "{again:?}");
+    let other_key = NewSubmission {
+        idempotency_key: "key-2",
+        ..new.clone()
+    };
+    let twice = s.submit_order(&other_key, import()).await.unwrap();
+    assert!(matches!(twice, Submitted::AlreadySubmitted(_)), "{twice:?}");
+    let jobs = s
+        .list_jobs(&JobFilter {
+            kind: Some("orders.import".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(jobs.len(), 1, "{jobs:?}");
+    let leases = s.claim("w", 10, LEASE).await.unwrap();
+    assert_eq!(leases.len(), 1);
+    // Once its import has run, a replay still enqueues nothing.
+    s.complete(&leases[0], Effects::none()).await.unwrap();
+    s.submit_order(&new, import()).await.unwrap();
+    assert!(s.claim("w", 10, LEASE).await.unwrap().is_empty());
+}
+
 on_both_backends!(
+    a_submission_is_stored_with_its_import_once,
     entities_are_searched_by_key_id_and_external_id,
     the_console_finds_counts_groups_and_retries_jobs,
     accounts_sessions_and_sign_ins,

@@ -474,14 +474,26 @@ impl App {
         change: &kontor_flows::Change,
     ) -> Result<Vec<kontor_engine::EnqueueOutcome>, AppError> {
         let mut outcomes = Vec::new();
-        if let Some(live) = self.tenant(tenant) {
-            for built in &live.flows {
-                for job in built.flow.jobs_for(change) {
-                    outcomes.push(self.store.enqueue(job).await?);
-                }
-            }
+        for job in self.jobs_for(tenant, change) {
+            outcomes.push(self.store.enqueue(job).await?);
         }
         Ok(outcomes)
+    }
+
+    /// The jobs `tenant`'s flows want run for `change` (what a poll would enqueue).
+    pub fn jobs_for(
+        &self,
+        tenant: &str,
+        change: &kontor_flows::Change,
+    ) -> Vec<kontor_engine::NewJob> {
+        self.tenant(tenant)
+            .map(|live| {
+                live.flows
+                    .iter()
+                    .flat_map(|built| built.flow.jobs_for(change))
+                    .collect()
+            })
+            .unwrap_or_default()
     }
 
     /// Binds the HTTP listener (port 0 picks a free one, as tests do).

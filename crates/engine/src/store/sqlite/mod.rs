@@ -193,7 +193,44 @@ impl Readers {
 pub(super) struct SqliteDb {
     writer: Mutex<Option<mpsc::Sender<writer::Message>>>,
     writer_thread: Mutex<Option<std::thread::JoinHandle<()>>>,
+    checkpointer: Arc<Checkpointer>,
     readers: Readers,
+}
+
+/// Copies committed pages from the WAL into the database file on a thread of its own.
+/// SQLite would otherwise do it inside a commit every thousand pages — with an fsync —
+/// on the writer thread, which every other write waits for.
+struct Checkpointer {
+    /// Commits made since the store opened, counted by the writer.
+    commits: std::sync::atomic::AtomicU64,
+    stop: std::sync::atomic::AtomicBool,
+}
+
+/// How often the checkpointer looks whether there were commits to copy.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
+
+impl Checkpointer {
+    fn run(&self, conn: SqliteConn) {
+        use std::sync::atomic::Ordering;
+        let mut copied = 0;
+        while !self.stop.load(Ordering::Relaxed) {
+            std::thread::sleep(CHECKPOINT_EVERY);
+            let commits = self.commits.load(Ordering::Relaxed);
+            if commits == copied {
+                continue;
+            }
+            // PASSIVE: copies what no reader still needs, never waits for the writer.
+            match conn
+                .conn
+                .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
+            {
+                Ok(()) => copied = commits,
+                Err(error) => {
+                    tracing::warn!(message = "Checkpointing the store's WAL failed; will try again.", %error);
+                }
+            }
+        }
+    }
 }
 
 impl SqliteDb {
@@ -226,6 +263,9 @@ impl SqliteDb {
 
     /// Lets the writer finish what it was sent, then closes every connection.
     pub(super) async fn close(&self) {
+        self.checkpointer
+            .stop
+            .store(true, std::sync::atomic::Ordering::Relaxed);
         if let Some(sender) = self.writer.lock().ok().and_then(|mut s| s.take()) {
             let _ = sender.send(writer::Message::Stop);
         }
@@ -242,6 +282,9 @@ impl SqliteDb {
 
 impl Drop for SqliteDb {
     fn drop(&mut self) {
+        self.checkpointer
+            .stop
+            .store(true, std::sync::atomic::Ordering::Relaxed);
         // The writer ends once its inbox closes; what was sent is still committed.
         if let Ok(mut sender) = self.writer.lock() {
             sender.take();
@@ -276,20 +319,38 @@ pub(super) async fn open(options: &StoreOptions) -> Result<SqliteDb, StoreError>
         let mut conn = SqliteConn::open(&writer_path, false)?;
         conn.conn.execute_batch("PRAGMA journal_mode = WAL;")?;
         migrate::run(&mut conn.conn)?;
+        // The checkpointer copies the WAL into the file (see `Checkpointer`).
+        conn.conn.execute_batch("PRAGMA wal_autocheckpoint = 0;")?;
         Ok::<_, StoreError>(conn)
     })
     .await
     .map_err(|e| StoreError::Connect(e.into()))??;
+    let checkpoint_conn = SqliteConn::open(&path, false)?;
 
+    let checkpointer = Arc::new(Checkpointer {
+        commits: std::sync::atomic::AtomicU64::new(0),
+        stop: std::sync::atomic::AtomicBool::new(false),
+    });
+    std::thread::Builder::new()
+        .name("kontor-sqlite-checkpoint".to_owned())
+        .spawn({
+            let checkpointer = checkpointer.clone();
+            move || checkpointer.run(checkpoint_conn)
+        })
+        .map_err(|e| StoreError::Connect(e.into()))?;
     let (sender, inbox) = mpsc::channel();
     let thread = std::thread::Builder::new()
         .name("kontor-sqlite-writer".to_owned())
-        .spawn(move || writer::run(conn, inbox))
+        .spawn({
+            let checkpointer = checkpointer.clone();
+            move || writer::run(conn, inbox, &checkpointer.commits)
+        })
         .map_err(|e| StoreError::Connect(e.into()))?;
     let readers = usize::try_from(options.max_connections.max(1)).unwrap_or(1);
     Ok(SqliteDb {
         writer: Mutex::new(Some(sender)),
         writer_thread: Mutex::new(Some(thread)),
+        checkpointer,
         readers: Readers {
             path,
             idle: Mutex::new(Vec::new()),
@@ -404,6 +465,29 @@ mod tests {
         assert!(db.write(insert_cursor("late")).await.is_err());
         let reopened = open(&StoreOptions::new(url)).await.unwrap();
         assert_eq!(count(&reopened).await, 20);
+    }
+
+    /// The writer never checkpoints; the checkpointer copies what was committed into the
+    /// database file while the store runs, so the WAL does not grow without end.
+    #[tokio::test]
+    async fn committed_pages_reach_the_database_file_while_running() {
+        let (dir, db) = db().await;
+        let file = dir.path().join("k.db");
+        let before = std::fs::metadata(&file).unwrap().len();
+        for n in 0..300 {
+            db.write(insert_cursor(&format!("a-rather-long-flow-name-{n:0>40}")))
+                .await
+                .unwrap();
+        }
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while std::fs::metadata(&file).unwrap().len() <= before {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "nothing was checkpointed into {}",
+                file.display()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
 
     #[test]

@@ -60,8 +60,13 @@ where
     (op, receiver)
 }
 
-/// The writer's loop: runs until told to stop or every sender is gone.
-pub(super) fn run(mut conn: SqliteConn, inbox: mpsc::Receiver<Message>) {
+/// The writer's loop: runs until told to stop or every sender is gone; counts its
+/// commits in `commits` (for the checkpointer).
+pub(super) fn run(
+    mut conn: SqliteConn,
+    inbox: mpsc::Receiver<Message>,
+    commits: &std::sync::atomic::AtomicU64,
+) {
     let mut stopping = false;
     while !stopping {
         let Ok(Message::Op(first)) = inbox.recv() else {
@@ -79,6 +84,7 @@ pub(super) fn run(mut conn: SqliteConn, inbox: mpsc::Receiver<Message>) {
             }
         }
         commit_batch(&mut conn, batch);
+        commits.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     }
 }
 

@@ -104,30 +104,34 @@ pub(super) async fn submit_order(
             errors.to_string(),
         ));
     }
+    // Its import is enqueued with it: faster than the next poll of the inbox, which
+    // would find it anyway.
+    let import = state.app.jobs_for(
+        &tenant,
+        &Change {
+            connection: connection.clone(),
+            entity: kinds::ORDER.to_owned(),
+            external_id: order.id.clone(),
+        },
+    );
     let submitted = state
         .app
         .store
-        .submit_order(&NewSubmission {
-            tenant: &tenant,
-            connection: &connection,
-            order_id: &order.id,
-            idempotency_key: &key,
-            request_hash: &content_hash(&raw),
-            body: &raw,
-        })
+        .submit_order(
+            &NewSubmission {
+                tenant: &tenant,
+                connection: &connection,
+                order_id: &order.id,
+                idempotency_key: &key,
+                request_hash: &content_hash(&raw),
+                body: &raw,
+            },
+            import,
+        )
         .await?;
     let (status, submission) = match submitted {
         Submitted::Accepted(submission) => {
             tracing::info!(message = "Order submitted through the API.", %tenant, %connection, order = %order.number, by = %caller.subject);
-            // Faster than the next poll of the inbox, which would find it anyway.
-            let change = Change {
-                connection: connection.clone(),
-                entity: kinds::ORDER.to_owned(),
-                external_id: order.id.clone(),
-            };
-            if let Err(error) = state.app.on_change(&tenant, &change).await {
-                tracing::warn!(message = "The order is kept, but its import waits for the next poll.", %error);
-            }
             // Just stored: nothing is linked to it yet, so nothing is looked up.
             return Ok((StatusCode::CREATED, Json(summary(submission, Vec::new()))));
         }
