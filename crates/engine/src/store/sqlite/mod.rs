@@ -319,8 +319,11 @@ pub(super) async fn open(options: &StoreOptions) -> Result<SqliteDb, StoreError>
         let mut conn = SqliteConn::open(&writer_path, false)?;
         conn.conn.execute_batch("PRAGMA journal_mode = WAL;")?;
         migrate::run(&mut conn.conn)?;
-        // The checkpointer copies the WAL into the file (see `Checkpointer`).
-        conn.conn.execute_batch("PRAGMA wal_autocheckpoint = 0;")?;
+        // The checkpointer copies the WAL into the file (see `Checkpointer`). Each
+        // operation's savepoint keeps the pages it first changes in a sub-journal; in
+        // memory rather than spilled to a temporary file, as SQLite does past 64 KiB.
+        conn.conn
+            .execute_batch("PRAGMA wal_autocheckpoint = 0; PRAGMA temp_store = MEMORY;")?;
         Ok::<_, StoreError>(conn)
     })
     .await
