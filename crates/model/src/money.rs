@@ -24,19 +24,35 @@ pub enum MoneyError {
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Currency([u8; 3]);
 
-/// Active ISO 4217 codes and their minor units (digits after the decimal point).
-/// Codes not listed have two.
-const CURRENCIES: &str = "AED AFN ALL AMD ANG AOA ARS AUD AWG AZN BAM BBD BDT BGN BHD BIF BMD \
-BND BOB BOV BRL BSD BTN BWP BYN BZD CAD CDF CHE CHF CHW CLF CLP CNY COP COU CRC CUP CVE CZK DJF \
-DKK DOP DZD EGP ERN ETB EUR FJD FKP GBP GEL GHS GIP GMD GNF GTQ GYD HKD HNL HTG HUF IDR ILS INR \
-IQD IRR ISK JMD JOD JPY KES KGS KHR KMF KPW KRW KWD KYD KZT LAK LBP LKR LRD LSL LYD MAD MDL MGA \
-MKD MMK MNT MOP MRU MUR MVR MWK MXN MXV MYR MZN NAD NGN NIO NOK NPR NZD OMR PAB PEN PGK PHP PKR \
-PLN PYG QAR RON RSD RUB RWF SAR SBD SCR SDG SEK SGD SHP SLE SOS SRD SSP STN SVC SYP SZL THB TJS \
-TMT TND TOP TRY TTD TWD TZS UAH UGX USD USN UYI UYU UYW UZS VED VES VND VUV WST XAF XCD XCG XOF \
-XPF YER ZAR ZMW ZWG";
-const ZERO_DECIMALS: &str = "BIF CLP DJF GNF ISK JPY KMF KRW PYG RWF UGX UYI VND VUV XAF XOF XPF";
-const THREE_DECIMALS: &str = "BHD IQD JOD KWD LYD OMR TND";
-const FOUR_DECIMALS: &str = "CLF UYW";
+/// Active ISO 4217 codes, sorted (looked up by binary search), and those whose minor
+/// unit (digits after the decimal point) is not two.
+const CURRENCIES: &[[u8; 3]] = &[
+    *b"AED", *b"AFN", *b"ALL", *b"AMD", *b"ANG", *b"AOA", *b"ARS", *b"AUD", *b"AWG", *b"AZN",
+    *b"BAM", *b"BBD", *b"BDT", *b"BGN", *b"BHD", *b"BIF", *b"BMD", *b"BND", *b"BOB", *b"BOV",
+    *b"BRL", *b"BSD", *b"BTN", *b"BWP", *b"BYN", *b"BZD", *b"CAD", *b"CDF", *b"CHE", *b"CHF",
+    *b"CHW", *b"CLF", *b"CLP", *b"CNY", *b"COP", *b"COU", *b"CRC", *b"CUP", *b"CVE", *b"CZK",
+    *b"DJF", *b"DKK", *b"DOP", *b"DZD", *b"EGP", *b"ERN", *b"ETB", *b"EUR", *b"FJD", *b"FKP",
+    *b"GBP", *b"GEL", *b"GHS", *b"GIP", *b"GMD", *b"GNF", *b"GTQ", *b"GYD", *b"HKD", *b"HNL",
+    *b"HTG", *b"HUF", *b"IDR", *b"ILS", *b"INR", *b"IQD", *b"IRR", *b"ISK", *b"JMD", *b"JOD",
+    *b"JPY", *b"KES", *b"KGS", *b"KHR", *b"KMF", *b"KPW", *b"KRW", *b"KWD", *b"KYD", *b"KZT",
+    *b"LAK", *b"LBP", *b"LKR", *b"LRD", *b"LSL", *b"LYD", *b"MAD", *b"MDL", *b"MGA", *b"MKD",
+    *b"MMK", *b"MNT", *b"MOP", *b"MRU", *b"MUR", *b"MVR", *b"MWK", *b"MXN", *b"MXV", *b"MYR",
+    *b"MZN", *b"NAD", *b"NGN", *b"NIO", *b"NOK", *b"NPR", *b"NZD", *b"OMR", *b"PAB", *b"PEN",
+    *b"PGK", *b"PHP", *b"PKR", *b"PLN", *b"PYG", *b"QAR", *b"RON", *b"RSD", *b"RUB", *b"RWF",
+    *b"SAR", *b"SBD", *b"SCR", *b"SDG", *b"SEK", *b"SGD", *b"SHP", *b"SLE", *b"SOS", *b"SRD",
+    *b"SSP", *b"STN", *b"SVC", *b"SYP", *b"SZL", *b"THB", *b"TJS", *b"TMT", *b"TND", *b"TOP",
+    *b"TRY", *b"TTD", *b"TWD", *b"TZS", *b"UAH", *b"UGX", *b"USD", *b"USN", *b"UYI", *b"UYU",
+    *b"UYW", *b"UZS", *b"VED", *b"VES", *b"VND", *b"VUV", *b"WST", *b"XAF", *b"XCD", *b"XCG",
+    *b"XOF", *b"XPF", *b"YER", *b"ZAR", *b"ZMW", *b"ZWG",
+];
+const ZERO_DECIMALS: &[[u8; 3]] = &[
+    *b"BIF", *b"CLP", *b"DJF", *b"GNF", *b"ISK", *b"JPY", *b"KMF", *b"KRW", *b"PYG", *b"RWF",
+    *b"UGX", *b"UYI", *b"VND", *b"VUV", *b"XAF", *b"XOF", *b"XPF",
+];
+const THREE_DECIMALS: &[[u8; 3]] = &[
+    *b"BHD", *b"IQD", *b"JOD", *b"KWD", *b"LYD", *b"OMR", *b"TND",
+];
+const FOUR_DECIMALS: &[[u8; 3]] = &[*b"CLF", *b"UYW"];
 
 impl Currency {
     pub const EUR: Currency = Currency(*b"EUR");
@@ -45,15 +61,11 @@ impl Currency {
 
     /// Parses a code; accepts lower case, rejects anything not in ISO 4217.
     pub fn new(code: &str) -> Result<Self, MoneyError> {
-        let upper = code.trim().to_ascii_uppercase();
-        let bytes: [u8; 3] = upper
-            .as_bytes()
-            .try_into()
-            .map_err(|_| MoneyError::UnknownCurrency(code.to_owned()))?;
-        if !bytes.iter().all(u8::is_ascii_uppercase)
-            || !CURRENCIES.split_ascii_whitespace().any(|c| c == upper)
-        {
-            return Err(MoneyError::UnknownCurrency(code.to_owned()));
+        let unknown = || MoneyError::UnknownCurrency(code.to_owned());
+        let mut bytes: [u8; 3] = code.trim().as_bytes().try_into().map_err(|_| unknown())?;
+        bytes.make_ascii_uppercase();
+        if !bytes.iter().all(u8::is_ascii_uppercase) || CURRENCIES.binary_search(&bytes).is_err() {
+            return Err(unknown());
         }
         Ok(Currency(bytes))
     }
@@ -65,8 +77,7 @@ impl Currency {
 
     /// Digits after the decimal point in this currency's smallest unit (2 for PLN, 0 for JPY).
     pub fn minor_units(&self) -> u32 {
-        let code = self.code();
-        let listed = |table: &str| table.split_ascii_whitespace().any(|c| c == code);
+        let listed = |table: &[[u8; 3]]| table.binary_search(&self.0).is_ok();
         if listed(ZERO_DECIMALS) {
             0
         } else if listed(THREE_DECIMALS) {
@@ -289,6 +300,18 @@ mod tests {
         assert_eq!(pln("2.345").rounded(), pln("2.35"));
         assert_eq!(pln("-2.345").rounded(), pln("-2.35"));
         assert_eq!(pln("2.344").rounded(), pln("2.34"));
+    }
+
+    #[test]
+    fn currency_tables_are_sorted_for_binary_search() {
+        for table in [CURRENCIES, ZERO_DECIMALS, THREE_DECIMALS, FOUR_DECIMALS] {
+            assert!(table.windows(2).all(|w| w[0] < w[1]));
+        }
+        assert_eq!(Currency::new(" pln").unwrap(), Currency::PLN);
+        assert_eq!(Currency::new("JPY").unwrap().minor_units(), 0);
+        assert_eq!(Currency::new("KWD").unwrap().minor_units(), 3);
+        assert!(Currency::new("XXX").is_err());
+        assert!(Currency::new("PŁN").is_err());
     }
 
     #[test]
