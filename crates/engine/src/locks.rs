@@ -1,7 +1,7 @@
 //! Named locks, held across processes through the store.
 //!
 //! A lock taken by a running job is tied to the job's lease: it is free again as soon as
-//! the job finishes (the guard lets go) or its lease lapses (its process died). A lock
+//! the job ends (the transaction that completes or fails it lets go) or its lease lapses (its process died). A lock
 //! taken outside a job expires after its time-to-live.
 
 use std::time::Duration;
@@ -101,8 +101,9 @@ impl Store {
 }
 
 impl JobContext {
-    /// Takes the lock `name` for as long as this job holds its lease, waiting up to
-    /// `wait`. `None` if another job holds it still.
+    /// Takes the lock `name` until this job ends — it is released in the transaction
+    /// that completes or fails the job, or when its lease lapses — waiting up to `wait`.
+    /// `None` if another job holds it still.
     pub async fn lock(&self, name: &str, wait: Duration) -> Result<Option<LockGuard>, StoreError> {
         // The time-to-live only matters if the lease check cannot run; a day is "never".
         let holder = Holder {

@@ -693,6 +693,39 @@ async fn named_locks_exclude_others_until_released_or_expired(t: TestStore) {
     );
 }
 
+/// A lock a job takes is held until the job ends and is free the moment its completion
+/// or failure is recorded — not when its lease would have lapsed. (The orders flow
+/// relies on this instead of unlocking.)
+async fn a_jobs_lock_is_free_once_the_job_completes_or_fails(t: TestStore) {
+    let wait = Duration::from_millis(50);
+    let other = |name: &'static str| {
+        let store = t.store.clone();
+        async move { store.lock(name, LEASE, wait).await.unwrap().is_some() }
+    };
+    t.store.enqueue(job("import")).await.unwrap();
+    t.store.enqueue(job("import")).await.unwrap();
+    let mut leases = t.store.claim("w", 2, LEASE).await.unwrap();
+    let (first, second) = (leases.remove(0), leases.remove(0));
+    let ctx = kontor_engine::JobContext::new(&first, t.store.clone());
+    assert!(ctx.lock("customer:a", wait).await.unwrap().is_some());
+    let ctx = kontor_engine::JobContext::new(&second, t.store.clone());
+    assert!(ctx.lock("customer:b", wait).await.unwrap().is_some());
+    assert!(!other("customer:a").await, "held while the job runs");
+
+    t.store.complete(&first, Effects::none()).await.unwrap();
+    assert!(other("customer:a").await, "released with the completion");
+
+    assert!(!other("customer:b").await);
+    t.store
+        .fail(
+            &second,
+            &JobError::transient("erp_down", "the ERP did not answer"),
+        )
+        .await
+        .unwrap();
+    assert!(other("customer:b").await, "released with the failure");
+}
+
 async fn a_lock_held_by_a_job_is_free_once_its_lease_lapses(t: TestStore) {
     let wait = Duration::from_millis(50);
     t.store.enqueue(job("import")).await.unwrap();
@@ -1058,6 +1091,7 @@ async fn a_submission_is_stored_with_its_import_once(t: TestStore) {
 }
 
 on_both_backends!(
+    a_jobs_lock_is_free_once_the_job_completes_or_fails,
     a_submission_is_stored_with_its_import_once,
     entities_are_searched_by_key_id_and_external_id,
     the_console_finds_counts_groups_and_retries_jobs,

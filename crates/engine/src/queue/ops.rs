@@ -155,6 +155,9 @@ const SWEEP_LEASES_EVERY_US: i64 = 1_000_000;
 const EXPIRED_LEASES: &str = "SELECT id FROM jobs WHERE state = 'running' \
      AND lease_expires_at <= $1 ORDER BY lease_expires_at LIMIT 500";
 
+/// Whether any job is due (through the index of pending jobs).
+const ANY_DUE: &str = "SELECT id FROM jobs WHERE state = 'pending' AND run_at <= $1 ORDER BY priority DESC, run_at, id LIMIT 1";
+
 impl Store {
     /// Enqueues a job; a waiting job with the same dedupe key absorbs it.
     pub async fn enqueue(&self, job: NewJob) -> Result<EnqueueOutcome, StoreError> {
@@ -191,6 +194,15 @@ impl Store {
             return Err(error);
         }
         let now = self.now();
+        // Workers look for work whenever one of them finishes: most looks find none, and
+        // finding that out takes no write.
+        let now_us = to_micros(now);
+        let due: Option<i64> = self
+            .read(move |sql| sql.scalar(ANY_DUE, params![now_us]))
+            .await?;
+        if due.is_none() {
+            return Ok(Vec::new());
+        }
         let token = uuid::Uuid::now_v7().to_string();
         let expires = now + chrono::Duration::from_std(lease_for).unwrap_or(chrono::Duration::MAX);
         let statement = format!(
@@ -253,8 +265,8 @@ impl Store {
     }
 
     /// Marks the job done and commits its effects (links, entities, cursors, follow-up
-    /// jobs) in the same transaction. Fails with `LeaseLost` — committing nothing — if the
-    /// lease was taken over.
+    /// jobs) in the same transaction, releasing the locks it held. Fails with
+    /// `LeaseLost` — committing nothing — if the lease was taken over.
     pub async fn complete(&self, lease: &Lease, effects: Effects) -> Result<(), StoreError> {
         let (now, max_attempts) = (self.now(), self.retry_policy().max_attempts);
         let (job, token) = (lease.job.clone(), lease.token.clone());
@@ -269,6 +281,7 @@ impl Store {
                 if updated == 0 {
                     return Err(StoreError::LeaseLost { job_id: job.id });
                 }
+                release_locks(sql, job.id)?;
                 effects::apply(sql, &job, &effects, now, max_attempts)
             })
             .await?;
@@ -305,6 +318,9 @@ impl Store {
                  RETURNING id",
                 params![now, job.id, token],
             )?;
+            if released.is_some() {
+                release_locks(sql, job.id)?;
+            }
             if released.is_none()
                 && let Some(key) = &job.dedupe_key
                 && let Some(twin) = waiting_twin(sql, &job.tenant, key, Some(job.id))?
@@ -648,6 +664,7 @@ fn fail_held(
         return Ok(None);
     };
     let job = job_from_row(&row)?;
+    release_locks(sql, job.id)?;
     let mut history = job.errors.clone();
     history.push(JobErrorRecord {
         attempt: job.attempts,
@@ -716,6 +733,14 @@ fn fail_held(
     }))
 }
 
+/// Lets go of the locks a job took (`JobContext::lock`): in the transaction that records
+/// the job's end, so what the lock guarded (e.g. creating a customer) is committed before
+/// another job can take it.
+fn release_locks(sql: &mut dyn Sql, job_id: i64) -> Result<(), StoreError> {
+    sql.execute("DELETE FROM locks WHERE job_id = $1", params![job_id])?;
+    Ok(())
+}
+
 fn supersede(sql: &mut dyn Sql, job_id: i64, by: i64, now: i64) -> Result<(), StoreError> {
     sql.execute(
         "UPDATE jobs SET state = 'superseded', outcome = $1, lease_token = NULL, \
@@ -767,6 +792,22 @@ mod tests {
         );
         assert!(
             plan.iter().any(|step| step.contains("jobs_leases")),
+            "{plan:?}"
+        );
+    }
+
+    /// Workers ask whether anything is due each time one of them finishes a job; the
+    /// answer must come from the index of pending jobs, not the table of every job.
+    #[tokio::test]
+    async fn asking_whether_a_job_is_due_reads_only_pending_jobs() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("k.db").display());
+        let store = Store::open(&url).await.unwrap();
+        let plan = store
+            .sqlite_plan(ANY_DUE, vec![crate::store::value::Value::Int(0)])
+            .await;
+        assert!(
+            plan.iter().all(|step| step.contains("jobs_ready")),
             "{plan:?}"
         );
     }

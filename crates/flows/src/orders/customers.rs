@@ -232,10 +232,11 @@ impl OrdersFlow {
                 .map(|e| e.as_str().to_owned())
                 .unwrap_or_else(|| self.customer_reference(order));
             let lock = format!("customer:{}:{}:{key}", self.ctx.tenant, self.ctx.to);
-            // Held while this job holds its lease; if another job has it, try again
-            // later rather than tie up a worker.
-            let guard = job
-                .lock(&lock, Duration::from_secs(2))
+            // Held until this job ends: released in the transaction that records its
+            // end, with the new customer's links, so a second order from them finds
+            // the customer. If another job has it, try again later rather than tie up
+            // a worker.
+            job.lock(&lock, Duration::from_secs(2))
                 .await
                 .map_err(|e| store_failure("locking the customer", e))?
                 .ok_or_else(|| {
@@ -244,36 +245,25 @@ impl OrdersFlow {
                         format!("customer {key} is being created by another job"),
                     )
                 })?;
-            let created = async {
-                plan = self.find_customer(store, order).await?;
-                if let CustomerPlan::Create { customer } = &plan {
-                    let erp = self
-                        .erp_customers
-                        .create_customer(customer)
-                        .await
-                        .map_err(|e| {
-                            connector_failure(
-                                &format!(
-                                    "creating customer {} in `{}`",
-                                    customer.name, self.ctx.to
-                                ),
-                                e,
-                            )
-                        })?;
-                    let entity = self.customer_entity(store, order, &erp.id).await?;
-                    plan = CustomerPlan::Existing {
-                        erp,
-                        entity,
-                        matched_by: "new",
-                    };
-                }
-                Ok::<(), JobError>(())
+            plan = self.find_customer(store, order).await?;
+            if let CustomerPlan::Create { customer } = &plan {
+                let erp = self
+                    .erp_customers
+                    .create_customer(customer)
+                    .await
+                    .map_err(|e| {
+                        connector_failure(
+                            &format!("creating customer {} in `{}`", customer.name, self.ctx.to),
+                            e,
+                        )
+                    })?;
+                let entity = self.customer_entity(store, order, &erp.id).await?;
+                plan = CustomerPlan::Existing {
+                    erp,
+                    entity,
+                    matched_by: "new",
+                };
             }
-            .await;
-            if let Err(error) = store.unlock(guard).await {
-                tracing::warn!(message = "Could not release the customer lock; it will expire.", %error);
-            }
-            created?;
         }
         match plan {
             CustomerPlan::WebSales { erp_id } => Ok(ResolvedCustomer {
