@@ -21,8 +21,21 @@ use super::{Backend, StoreOptions};
 use crate::error::StoreError;
 use crate::store::sql::Sql;
 
-/// How long a statement waits for another process's write lock before failing.
-const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
+/// How a connection waits for a lock another connection holds (another process's write,
+/// or the checkpointer starting the WAL over): in steps of 100 µs for the first 10 ms,
+/// as those waits are short, then of 1 ms, for 30 s in all. SQLite's own timeout sleeps
+/// whole milliseconds from the first retry.
+fn wait_briefly(retries: i32) -> bool {
+    if retries < 100 {
+        std::thread::sleep(Duration::from_micros(100));
+        true
+    } else if retries < 100 + 30_000 {
+        std::thread::sleep(Duration::from_millis(1));
+        true
+    } else {
+        false
+    }
+}
 
 /// Statements kept prepared per connection (the store has about a hundred).
 const STATEMENT_CACHE: usize = 256;
@@ -51,7 +64,7 @@ impl SqliteConn {
         };
         let conn = rusqlite::Connection::open_with_flags(path, flags)
             .map_err(|e| StoreError::Connect(format!("{}: {e}", path.display()).into()))?;
-        conn.busy_timeout(BUSY_TIMEOUT)?;
+        conn.busy_handler(Some(wait_briefly))?;
         conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
         // `synchronous = NORMAL` is durable in WAL mode against a process crash (the
         // case that matters here); only a power loss can lose the last commits.
@@ -209,7 +222,30 @@ struct Checkpointer {
 /// How often the checkpointer looks whether there were commits to copy.
 const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
 
+/// WAL frames (64 MiB of 4 KiB pages) after which the checkpointer starts the WAL over.
+/// Reads run all the time, so some reader always holds an older snapshot and SQLite
+/// never restarts the WAL by itself: without this it grew by ~100 KiB per order, without
+/// end (3 GiB after 26,000 orders). Starting over holds the writer for ~10-25 ms here.
+const RESTART_AFTER_FRAMES: i64 = 16_384;
+
+/// The size the WAL file is cut back to once started over (`journal_size_limit`).
+const WAL_SIZE_LIMIT: i64 = 64 * 1024 * 1024;
+
 impl Checkpointer {
+    /// Copies what no reader still needs (PASSIVE: never waits); once the WAL is long,
+    /// starts it over (RESTART: holds the write lock while readers — each a few
+    /// microseconds long — move on to the file).
+    fn checkpoint(conn: &SqliteConn) -> Result<(), StoreError> {
+        let frames: i64 = conn
+            .conn
+            .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |row| row.get(1))?;
+        if frames >= RESTART_AFTER_FRAMES {
+            conn.conn
+                .query_row("PRAGMA wal_checkpoint(RESTART)", [], |_| Ok(()))?;
+        }
+        Ok(())
+    }
+
     fn run(&self, conn: SqliteConn) {
         use std::sync::atomic::Ordering;
         let mut copied = 0;
@@ -219,11 +255,7 @@ impl Checkpointer {
             if commits == copied {
                 continue;
             }
-            // PASSIVE: copies what no reader still needs, never waits for the writer.
-            match conn
-                .conn
-                .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
-            {
+            match Checkpointer::checkpoint(&conn) {
                 Ok(()) => copied = commits,
                 Err(error) => {
                     tracing::warn!(message = "Checkpointing the store's WAL failed; will try again.", %error);
@@ -322,8 +354,10 @@ pub(super) async fn open(options: &StoreOptions) -> Result<SqliteDb, StoreError>
         // The checkpointer copies the WAL into the file (see `Checkpointer`). Each
         // operation's savepoint keeps the pages it first changes in a sub-journal; in
         // memory rather than spilled to a temporary file, as SQLite does past 64 KiB.
-        conn.conn
-            .execute_batch("PRAGMA wal_autocheckpoint = 0; PRAGMA temp_store = MEMORY;")?;
+        conn.conn.execute_batch(&format!(
+            "PRAGMA wal_autocheckpoint = 0; PRAGMA temp_store = MEMORY; \
+             PRAGMA journal_size_limit = {WAL_SIZE_LIMIT};"
+        ))?;
         Ok::<_, StoreError>(conn)
     })
     .await
@@ -491,6 +525,51 @@ mod tests {
             );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
+    }
+
+    /// Reads run all the time, so SQLite never starts the WAL over by itself; the
+    /// checkpointer does, and the WAL stays near its limit however much is written.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_wal_stays_bounded_while_readers_keep_reading() {
+        let (dir, db) = db().await;
+        let db = Arc::new(db);
+        let wal = dir.path().join("k.db-wal");
+        let reading = Arc::new(std::sync::atomic::AtomicBool::new(true));
+        let reader = tokio::spawn({
+            let (db, reading) = (db.clone(), reading.clone());
+            async move {
+                while reading.load(std::sync::atomic::Ordering::Relaxed) {
+                    let _ = count(&db).await;
+                    tokio::task::yield_now().await;
+                }
+            }
+        });
+        // 400 writes of 256 KiB: 100 MiB through the WAL.
+        let big = "x".repeat(256 * 1024);
+        let mut largest = 0;
+        for n in 0..400 {
+            let value = big.clone();
+            db.write(move |sql| {
+                sql.execute(
+                    "INSERT INTO cursors (tenant, flow, system, value, updated_at) VALUES ('acme', $1, 'shop', $2, 0)",
+                    params![format!("f{n}"), value],
+                )
+            })
+            .await
+            .unwrap();
+            largest = largest.max(std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0));
+            if n % 50 == 0 {
+                // Give the checkpointer its turns, as time passing would.
+                tokio::time::sleep(CHECKPOINT_EVERY).await;
+            }
+        }
+        reading.store(false, std::sync::atomic::Ordering::Relaxed);
+        reader.await.unwrap();
+        let limit = u64::try_from(WAL_SIZE_LIMIT).unwrap();
+        assert!(
+            largest < limit + 20 * 1024 * 1024,
+            "the WAL reached {largest} bytes"
+        );
     }
 
     #[test]
