@@ -9,9 +9,10 @@
 //! Under load many orders share one commit; alone, an operation waits for nobody.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::atomic::Ordering;
 use std::sync::mpsc;
 
-use super::SqliteConn;
+use super::{SqliteConn, WalState};
 use crate::error::StoreError;
 use crate::store::sql::Sql;
 
@@ -61,12 +62,8 @@ where
 }
 
 /// The writer's loop: runs until told to stop or every sender is gone; counts its
-/// commits in `commits` (for the checkpointer).
-pub(super) fn run(
-    mut conn: SqliteConn,
-    inbox: mpsc::Receiver<Message>,
-    commits: &std::sync::atomic::AtomicU64,
-) {
+/// commits for the checkpointer, and starts the WAL over when it asks.
+pub(super) fn run(mut conn: SqliteConn, inbox: mpsc::Receiver<Message>, wal: &WalState) {
     let mut stopping = false;
     while !stopping {
         let Ok(Message::Op(first)) = inbox.recv() else {
@@ -83,8 +80,24 @@ pub(super) fn run(
                 Err(_) => break,
             }
         }
+        if wal.restart_wanted.swap(false, Ordering::Relaxed) {
+            restart_wal(&conn);
+        }
         commit_batch(&mut conn, batch);
-        commits.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        wal.commits.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// Starts the WAL over from its first frame, between two transactions. The checkpointer
+/// has copied (nearly) all of it by now; RESTART copies the rest and waits for readers
+/// still reading the old frames. Done here, on the writer's own connection, it never
+/// waits for the write lock, and no commit can slip in between.
+fn restart_wal(conn: &SqliteConn) {
+    if let Err(error) = conn
+        .conn
+        .query_row("PRAGMA wal_checkpoint(RESTART)", [], |_| Ok(()))
+    {
+        tracing::warn!(message = "Starting the store's WAL over failed; will try again.", %error);
     }
 }
 
