@@ -203,7 +203,7 @@ impl PgDb {
     fn count_write(&self) {
         use std::sync::atomic::Ordering;
         let writes = self.statistics.writes.fetch_add(1, Ordering::Relaxed) + 1;
-        if writes % ANALYZE_EVERY_WRITES != 0
+        if !writes.is_multiple_of(ANALYZE_EVERY_WRITES)
             || self.statistics.refreshing.swap(true, Ordering::Relaxed)
         {
             return;
