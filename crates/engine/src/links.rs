@@ -303,7 +303,6 @@ mod tests {
     use sqlx::Row as _;
 
     use super::*;
-    use crate::StoreOptions;
 
     /// On SQLite the lookups of an entity's links go to the entity through an index,
     /// never along every link of the kind (which the orders flow would pay per order).
@@ -343,14 +342,8 @@ mod tests {
     async fn links_alongside_reads_one_entity_on_a_new_postgres_store() {
         use sqlx::Connection;
 
-        let url = std::env::var("KONTOR_TEST_POSTGRES_URL")
-            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
-        let schema = format!(
-            "kt_links_{}",
-            &uuid::Uuid::new_v4().simple().to_string()[..12]
-        );
-        let mut options = StoreOptions::new(url.clone());
-        options.schema = Some(schema.clone());
+        let (options, url) = crate::store::test_postgres("kt_links");
+        let schema = options.schema.clone().unwrap();
         let store = Store::open_with(options, std::sync::Arc::new(crate::SystemClock))
             .await
             .unwrap();

@@ -780,12 +780,7 @@ mod tests {
     /// jobs table holds every job ever run, so that look must use its index.
     #[tokio::test]
     async fn looking_for_expired_leases_does_not_scan_every_job() {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}", dir.path().join("k.db").display());
-        let store = Store::open(&url).await.unwrap();
-        let plan = store
-            .sqlite_plan(EXPIRED_LEASES, vec![crate::store::value::Value::Int(0)])
-            .await;
+        let plan = plan_on_a_new_store(EXPIRED_LEASES).await;
         assert!(
             plan.iter().all(|step| !step.starts_with("SCAN")),
             "{plan:?}"
@@ -800,15 +795,20 @@ mod tests {
     /// answer must come from the index of pending jobs, not the table of every job.
     #[tokio::test]
     async fn asking_whether_a_job_is_due_reads_only_pending_jobs() {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}", dir.path().join("k.db").display());
-        let store = Store::open(&url).await.unwrap();
-        let plan = store
-            .sqlite_plan(ANY_DUE, vec![crate::store::value::Value::Int(0)])
-            .await;
+        let plan = plan_on_a_new_store(ANY_DUE).await;
         assert!(
             plan.iter().all(|step| step.contains("jobs_ready")),
             "{plan:?}"
         );
+    }
+
+    /// SQLite's plan for `statement` (one time parameter) on a new store.
+    async fn plan_on_a_new_store(statement: &str) -> Vec<String> {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("k.db").display());
+        let store = Store::open(&url).await.unwrap();
+        store
+            .sqlite_plan(statement, vec![crate::store::value::Value::Int(0)])
+            .await
     }
 }

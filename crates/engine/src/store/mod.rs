@@ -229,6 +229,20 @@ impl Store {
     }
 }
 
+/// Options for a PostgreSQL store in a new schema named `{prefix}_…` on the test server
+/// (`KONTOR_TEST_POSTGRES_URL`, else the local one), and the server's URL.
+#[cfg(test)]
+pub(crate) fn test_postgres(prefix: &str) -> (StoreOptions, String) {
+    let url = std::env::var("KONTOR_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
+    let mut options = StoreOptions::new(url.clone());
+    options.schema = Some(format!(
+        "{prefix}_{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..12]
+    ));
+    (options, url)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -283,14 +283,8 @@ mod tests {
     /// own statistics, when it opens and as it is written to.
     #[tokio::test]
     async fn a_store_gathers_its_statistics_without_autovacuum() {
-        let url = std::env::var("KONTOR_TEST_POSTGRES_URL")
-            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
-        let schema = format!(
-            "kt_stats_{}",
-            &uuid::Uuid::new_v4().simple().to_string()[..12]
-        );
-        let mut options = StoreOptions::new(url);
-        options.schema = Some(schema.clone());
+        let (options, _) = crate::store::test_postgres("kt_stats");
+        let schema = options.schema.clone().unwrap();
         let db = Arc::new(open(&options).await.unwrap());
         // -1: never analysed; 0: analysed, and empty.
         let links_counted = |db: Arc<PgDb>| async move {
