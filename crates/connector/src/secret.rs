@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 /// Where a secret comes from. In TOML: `password = { env = "TRYTON_PASSWORD" }`,
 /// `{ file = "/run/secrets/tryton" }`, or `{ value = "…" }`; as stored,
-/// `{ sealed = "kontor-sealed:v1:…" }`.
+/// `{ sealed = "kontor-sealed:v2:…" }`.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum Secret {

@@ -19,12 +19,13 @@ mod seconds_cursor;
 pub mod shopify;
 mod signature;
 mod single_price;
+pub mod tenant_files;
 pub mod tryton;
 pub mod vendure;
 pub mod woocommerce;
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use kontor_connector::{Capabilities, Connector};
@@ -65,13 +66,48 @@ impl ConnectionConfig {
 
     /// Problems found without connecting, as (key relative to the connection, message).
     pub fn problems(&self) -> Vec<(&'static str, String)> {
-        match self {
+        let mut problems = match self {
             ConnectionConfig::Memory(config) => config.problems(),
             ConnectionConfig::Tryton(config) => config.problems(),
             ConnectionConfig::Vendure(config) => config.problems(),
             ConnectionConfig::WooCommerce(config) => config.problems(),
             ConnectionConfig::Shopify(config) => config.problems(),
             ConnectionConfig::Api(config) => config.problems(),
+        };
+        for (key, path) in self.files() {
+            if let Some(problem) = tenant_files::path_problem(path) {
+                problems.push((key, problem));
+            }
+        }
+        problems
+    }
+
+    /// The files the connection names, by key: each lives in the tenant's folder.
+    pub fn files(&self) -> Vec<(&'static str, &Path)> {
+        let file = match self {
+            ConnectionConfig::Memory(config) => {
+                config.state_file.as_deref().map(|f| ("state_file", f))
+            }
+            ConnectionConfig::WooCommerce(config) => {
+                config.ca_file.as_deref().map(|f| ("ca_file", f))
+            }
+            ConnectionConfig::Shopify(config) => config.ca_file.as_deref().map(|f| ("ca_file", f)),
+            ConnectionConfig::Tryton(_)
+            | ConnectionConfig::Vendure(_)
+            | ConnectionConfig::Api(_) => None,
+        };
+        file.into_iter().collect()
+    }
+
+    /// The address the connection's credentials are sent to (`None`: it sends them
+    /// nowhere). A secret kept from saved settings is only used with the same address.
+    pub fn address(&self) -> Option<String> {
+        match self {
+            ConnectionConfig::Memory(_) | ConnectionConfig::Api(_) => None,
+            ConnectionConfig::Tryton(config) => Some(format!("{} {}", config.url, config.database)),
+            ConnectionConfig::Vendure(config) => Some(config.url.clone()),
+            ConnectionConfig::WooCommerce(config) => Some(config.url.clone()),
+            ConnectionConfig::Shopify(config) => Some(config.base_url()),
         }
     }
 
@@ -109,6 +145,15 @@ impl ConnectionConfig {
                 secrets
             }
         }
+    }
+
+    /// The connection's secrets, by key, as configured.
+    pub fn secrets(&self) -> Vec<(&'static str, kontor_connector::Secret)> {
+        let mut copy = self.clone();
+        copy.secrets_mut()
+            .into_iter()
+            .map(|(name, secret)| (name, secret.clone()))
+            .collect()
     }
 
     /// What a connection of this configuration can do, known without connecting.
@@ -183,8 +228,9 @@ impl MemoryRegistry {
 pub struct BuildContext<'a> {
     pub tenant: &'a str,
     pub connection: &'a str,
-    /// Relative file paths in connection settings are resolved against this.
-    pub data_dir: &'a Path,
+    /// The tenant's own folder: the files a connection names are resolved inside it
+    /// (see [`tenant_files`]).
+    pub tenant_dir: &'a Path,
     pub memory: &'a MemoryRegistry,
     /// Where orders submitted through the API are kept (for `api` connections).
     pub inbox: Option<&'a Arc<dyn OrderInbox>>,
@@ -212,9 +258,10 @@ impl ConnectionConfig {
                         let name = format!("{}/{}", ctx.tenant, ctx.connection);
                         let system = match &config.state_file {
                             Some(file) => {
-                                let path = resolve(ctx.data_dir, file);
+                                let path = tenant_files::resolve(ctx.tenant_dir, file)
+                                    .map_err(|e| fail(format!("state_file: {e}")))?;
                                 MemorySystem::open(&name, &path).map_err(|e| {
-                                    fail(format!("cannot open state file {}: {e}", path.display()))
+                                    fail(format!("state_file: cannot open {}: {e}", file.display()))
                                 })?
                             }
                             None => MemorySystem::new(&name),
@@ -316,16 +363,8 @@ fn read_ca(ctx: &BuildContext<'_>, file: Option<&Path>) -> Result<Option<Vec<u8>
     let Some(file) = file else {
         return Ok(None);
     };
-    let path = resolve(ctx.data_dir, file);
+    let path = tenant_files::resolve(ctx.tenant_dir, file).map_err(|e| format!("ca_file: {e}"))?;
     std::fs::read(&path)
         .map(Some)
-        .map_err(|e| format!("ca_file: cannot read {}: {e}", path.display()))
-}
-
-fn resolve(base: &Path, file: &Path) -> PathBuf {
-    if file.is_absolute() {
-        file.to_path_buf()
-    } else {
-        base.join(file)
-    }
+        .map_err(|e| format!("ca_file: cannot read {}: {e}", file.display()))
 }

@@ -68,7 +68,7 @@ async fn a_wrong_token_and_an_untrusted_certificate_are_refused_clearly() {
     let ctx = BuildContext {
         tenant: "acme",
         connection: "shop",
-        data_dir: dir.path(),
+        tenant_dir: dir.path(),
         memory: &MemoryRegistry::default(),
         inbox: None,
     };

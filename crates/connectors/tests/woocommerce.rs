@@ -68,7 +68,7 @@ async fn wrong_keys_and_untrusted_certificates_are_refused_clearly() {
     let ctx = BuildContext {
         tenant: "acme",
         connection: "shop",
-        data_dir: dir.path(),
+        tenant_dir: dir.path(),
         memory: &MemoryRegistry::default(),
         inbox: None,
     };

@@ -14,7 +14,7 @@ use kontor_flows::{BuiltFlow, ConfigProblem, Flow, build_flows, handler_registry
 use tokio::net::TcpListener;
 
 use crate::config::{ConfigError, ConfigFile, TenantConfig};
-use crate::secrets::{Keyring, open_tenant, seal_tenant};
+use crate::secrets::{Keyring, api_settings_problems, open_tenant, seal_tenant};
 use kontor_engine::tenants::TenantConfigRecord;
 
 #[derive(Debug, thiserror::Error)]
@@ -25,6 +25,13 @@ pub enum AppError {
     Store(#[from] StoreError),
     #[error("tenant `{tenant}` cannot start:\n{}", problems.iter().map(|p| format!("  tenants.{tenant}.{p}")).collect::<Vec<_>>().join("\n"))]
     Tenant {
+        tenant: String,
+        problems: Vec<ConfigProblem>,
+    },
+    /// Settings sent through the API carry a secret they may not (see
+    /// [`crate::secrets::api_settings_problems`]).
+    #[error("tenant `{tenant}`: settings sent through the API refused:\n{}", problems.iter().map(|p| format!("  tenants.{tenant}.{p}")).collect::<Vec<_>>().join("\n"))]
+    SecretRefused {
         tenant: String,
         problems: Vec<ConfigProblem>,
     },
@@ -51,6 +58,7 @@ impl AppError {
             AppError::Config(_)
             | AppError::Secrets(_)
             | AppError::Tenant { .. }
+            | AppError::SecretRefused { .. }
             | AppError::UnknownFlow { .. }
             | AppError::AmbiguousFlow { .. } => 2,
             _ => 1,
@@ -322,11 +330,12 @@ impl App {
             });
         }
         let mut connections = BTreeMap::new();
+        let tenant_dir = self.tenant_dir(id);
         for (name, connection) in &config.connections {
             let ctx = BuildContext {
                 tenant: id,
                 connection: name,
-                data_dir: &self.config.data_dir,
+                tenant_dir: &tenant_dir,
                 memory: &self.memory,
                 inbox: Some(&self.inbox),
             };
@@ -354,7 +363,8 @@ impl App {
         })
     }
 
-    /// Writes one tenant's configuration as the API and the console edit it: its inline
+    /// Writes one tenant's configuration as the API and the console edit it: its secrets
+    /// only values or the saved ones unchanged (nothing that reads the host), its inline
     /// secrets sealed, checked by building it, stored unless someone changed it since
     /// `expected_revision`, and running at once. Returns the new revision.
     pub async fn update_tenant(
@@ -368,6 +378,20 @@ impl App {
             .tenant_config(id)
             .await?
             .and_then(|record| TenantConfig::from_document(id, record.document).ok());
+        let problems: Vec<ConfigProblem> = config
+            .connections
+            .iter()
+            .flat_map(|(name, settings)| {
+                let saved = before.as_ref().and_then(|b| b.connections.get(name));
+                api_settings_problems(name, settings, saved)
+            })
+            .collect();
+        if !problems.is_empty() {
+            return Err(AppError::SecretRefused {
+                tenant: id.to_owned(),
+                problems,
+            });
+        }
         let mut sealed = config.clone();
         seal_tenant(id, &mut sealed, &self.keyring, before.as_ref()).map_err(|problems| {
             AppError::Tenant {
@@ -384,6 +408,36 @@ impl App {
             .await?;
         self.reload().await?;
         Ok(revision)
+    }
+
+    /// Refuses connection settings sent through the API ("test these settings") that
+    /// carry a secret they may not, compared with the saved settings of `name`.
+    pub async fn check_api_connection(
+        &self,
+        tenant: &str,
+        name: &str,
+        settings: &kontor_connectors::ConnectionConfig,
+    ) -> Result<(), AppError> {
+        let saved = self
+            .store
+            .tenant_config(tenant)
+            .await?
+            .and_then(|record| TenantConfig::from_document(tenant, record.document).ok())
+            .and_then(|config| config.connections.get(name).cloned());
+        let problems = api_settings_problems(name, settings, saved.as_ref());
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(AppError::SecretRefused {
+                tenant: tenant.to_owned(),
+                problems,
+            })
+        }
+    }
+
+    /// The folder of a tenant's files (journals, certificates): `data_dir/tenants/<id>`.
+    pub fn tenant_dir(&self, tenant: &str) -> std::path::PathBuf {
+        kontor_connectors::tenant_files::tenant_dir(&self.config.data_dir, tenant)
     }
 
     /// Builds one connection from `settings`, its sealed secrets opened, without
@@ -419,7 +473,7 @@ impl App {
             .build(&BuildContext {
                 tenant,
                 connection: name,
-                data_dir: &self.config.data_dir,
+                tenant_dir: &self.tenant_dir(tenant),
                 memory: &self.memory,
                 inbox: Some(&self.inbox),
             })

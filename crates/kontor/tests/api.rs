@@ -12,236 +12,15 @@
 mod support;
 
 use std::collections::BTreeSet;
-use std::sync::Arc;
 use std::time::Duration;
 
-use kontor::app::App;
-use kontor::config::ConfigFile;
 use kontor_connector::PaymentSink;
-use kontor_connectors::MemoryRegistry;
 use kontor_connectors::memory::{MemorySystem, OrderGenerator, SellableItem};
-use kontor_engine::{JobState, NewJob, Shutdown};
+use kontor_engine::JobState;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use support::issuer::{Issuer, SigningKey};
-
-const CONFIG: &str = r#"
-data_dir = "{dir}"
-
-[store]
-url = "sqlite://{dir}/kontor.db"
-
-[server]
-listen = "127.0.0.1:0"
-
-[server.auth.oidc]
-issuer = "{issuer}"
-audience = "api://kontor"
-tenant_groups = { "group-acme" = ["acme"], "group-beta" = ["beta"], "group-all" = ["*"] }
-client_id = "kontor-console"
-
-[runner]
-workers = 4
-idle_poll = "20ms"
-config_poll = "100ms"
-
-[runner.retry]
-initial_delay = "20ms"
-max_delay = "200ms"
-"#;
-
-const TENANT: &str = r#"
-[tenants.{t}.connections.erp]
-type = "memory"
-seed_demo = true
-
-[tenants.{t}.connections.shop]
-type = "memory"
-
-[tenants.{t}.connections.portal]
-type = "api"
-description = "the B2B portal"
-
-[tenants.{t}.connections.spare]
-type = "memory"
-
-[tenants.{t}.flows.catalogue]
-from = "erp"
-to = "shop"
-
-[tenants.{t}.flows.prices]
-from = "erp"
-to = "shop"
-
-[tenants.{t}.flows.stock]
-from = "erp"
-to = "shop"
-
-[tenants.{t}.flows.customers]
-from = "erp"
-to = "shop"
-
-[tenants.{t}.flows.portal_orders]
-kind = "orders"
-from = "portal"
-to = "erp"
-
-[tenants.{t}.flows.invoices]
-from = "erp"
-to = "shop"
-
-[tenants.{t}.flows.shipments]
-from = "erp"
-to = "shop"
-
-[tenants.{t}.mappings]
-warehouses = { MAIN = "default" }
-"#;
-
-struct Server {
-    base: String,
-    app: Arc<App>,
-    memory: MemoryRegistry,
-    issuer: Issuer,
-    key: SigningKey,
-    http: reqwest::Client,
-    shutdown: Shutdown,
-    _dir: tempfile::TempDir,
-}
-
-impl Server {
-    async fn start() -> Server {
-        let key = SigningKey::generate("key-1");
-        let issuer = Issuer::start(&[&key]).await;
-        let dir = tempfile::tempdir().unwrap();
-        let text = format!(
-            "{CONFIG}{}{}",
-            TENANT.replace("{t}", "acme"),
-            TENANT.replace("{t}", "beta")
-        )
-        .replace("{dir}", &dir.path().display().to_string())
-        .replace("{issuer}", &issuer.url);
-        let path = dir.path().join("kontor.toml");
-        std::fs::write(&path, text).unwrap();
-        let memory = MemoryRegistry::default();
-        let app = Arc::new(
-            App::open(ConfigFile::load(&path).unwrap(), memory.clone())
-                .await
-                .unwrap(),
-        );
-        assert!(
-            app.tenants().broken.is_empty(),
-            "{:?}",
-            app.tenants().broken
-        );
-        let listener = app.listen().await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        let shutdown = Shutdown::new();
-        tokio::spawn({
-            let (app, shutdown) = (app.clone(), shutdown.clone());
-            async move { app.run(shutdown, Some(listener)).await }
-        });
-        Server {
-            base,
-            app,
-            memory,
-            issuer,
-            key,
-            http: reqwest::Client::new(),
-            shutdown,
-            _dir: dir,
-        }
-    }
-
-    fn erp(&self, tenant: &str) -> MemorySystem {
-        self.memory.get(tenant, "erp").unwrap()
-    }
-
-    /// A token from the test issuer with these roles, for these tenant groups.
-    fn token(&self, roles: &[&str], groups: &[&str]) -> String {
-        let mut claims = self.issuer.claims(roles);
-        claims["groups"] = json!(groups);
-        self.key.sign(&claims)
-    }
-
-    async fn call(
-        &self,
-        method: Method,
-        path: &str,
-        credential: Option<&str>,
-        body: Option<Value>,
-    ) -> (StatusCode, Value) {
-        let mut request = self.http.request(method, format!("{}{path}", self.base));
-        if let Some(credential) = credential {
-            request = request.bearer_auth(credential);
-        }
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        let response = request.send().await.unwrap();
-        let status = response.status();
-        let bytes = response.bytes().await.unwrap();
-        let body = serde_json::from_slice(&bytes)
-            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()));
-        (status, body)
-    }
-
-    async fn get(&self, path: &str, credential: &str) -> (StatusCode, Value) {
-        self.call(Method::GET, path, Some(credential), None).await
-    }
-
-    /// An API key made through the API by a token admin of every tenant.
-    async fn api_key(&self, tenant: &str, role: &str) -> (String, String) {
-        let admin = self.token(&["Kontor.Admin"], &["group-all"]);
-        let (status, made) = self
-            .call(
-                Method::POST,
-                &format!("/api/v1/tenants/{tenant}/api-keys"),
-                Some(&admin),
-                Some(json!({ "name": format!("{role} key"), "role": role })),
-            )
-            .await;
-        assert_eq!(status, StatusCode::CREATED, "{made}");
-        (
-            made["key"].as_str().unwrap().to_owned(),
-            made["id"].as_str().unwrap().to_owned(),
-        )
-    }
-
-    /// A job of `tenant` no flow handles, which parks at once.
-    async fn parked_job(&self, tenant: &str) -> i64 {
-        let id = self
-            .app
-            .store
-            .enqueue(NewJob::new(tenant, "nothing.handles_this", json!({"n": 1})).max_attempts(1))
-            .await
-            .unwrap()
-            .job_id();
-        self.until_state(id, JobState::Parked).await;
-        id
-    }
-
-    async fn until_state(&self, job_id: i64, state: JobState) {
-        for _ in 0..500 {
-            let job = self.app.store.get_job(job_id, None).await.unwrap().unwrap();
-            if job.state == state {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-        panic!("job {job_id} never became {state}");
-    }
-
-    async fn until<F: AsyncFn() -> bool>(&self, what: &str, done: F) {
-        for _ in 0..500 {
-            if done().await {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        panic!("waited in vain for {what}");
-    }
-}
+use support::app::TestApp;
+use support::issuer::SigningKey;
 
 /// An order a shop would place, for products the tenant's ERP sells.
 fn order(erp: &MemorySystem, seed: u64) -> Value {
@@ -254,7 +33,7 @@ fn order(erp: &MemorySystem, seed: u64) -> Value {
 }
 
 async fn submit(
-    server: &Server,
+    server: &TestApp,
     tenant: &str,
     credential: &str,
     key: &str,
@@ -273,7 +52,7 @@ async fn submit(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_tokens_get_401_and_a_viewer_cannot_retry_a_job() {
-    let server = Server::start().await;
+    let server = TestApp::spawn().await;
     let jobs = "/api/v1/tenants/acme/jobs";
 
     let (status, body) = server.call(Method::GET, jobs, None, None).await;
@@ -425,7 +204,7 @@ async fn bad_tokens_get_401_and_a_viewer_cannot_retry_a_job() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_idempotency_key_twice_is_one_order_in_the_erp() {
-    let server = Server::start().await;
+    let server = TestApp::spawn().await;
     let shop_key = server.api_key("acme", "shop").await.0;
     let erp = server.erp("acme");
     let body = order(&erp, 7);
@@ -530,7 +309,7 @@ struct BetaData {
     order: Value,
 }
 
-async fn beta_data(server: &Server, beta_admin: &str) -> BetaData {
+async fn beta_data(server: &TestApp, beta_admin: &str) -> BetaData {
     let erp = server.erp("beta");
     // An order through the API into beta's ERP, invoiced and shipped there, and the
     // invoice synced by the invoices flow.
@@ -638,7 +417,7 @@ fn operations(document: &Value) -> Vec<(Method, String)> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_route_serves_its_own_tenant_and_none_serves_another() {
-    let server = Server::start().await;
+    let server = TestApp::spawn().await;
     let (_, document) = server
         .call(Method::GET, "/api/v1/openapi.json", None, None)
         .await;
@@ -876,7 +655,7 @@ fn the_openapi_document_validates() {
 /// admins only, one a flow uses cannot be removed, and "test connection" says what works.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_mapping_fixed_through_the_api_lets_a_parked_order_through_at_once() {
-    let server = Server::start().await;
+    let server = TestApp::spawn().await;
     let erp = server.erp("acme");
     let shop_key = server.api_key("acme", "shop").await.0;
     let viewer = server.token(&["Kontor.Viewer"], &["group-acme"]);
@@ -1238,7 +1017,7 @@ fn set_cookie(response: &reqwest::Response, name: &str) -> Option<String> {
 /// accounts only within their tenants.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sessions_from_a_password_or_the_issuer_and_their_csrf_token() {
-    let server = Server::start().await;
+    let server = TestApp::spawn().await;
     let admin = server.token(&["Kontor.Admin"], &["group-acme"]);
     let account = |password: &str, role: &str, tenants: Value| json!({ "password": password, "role": role, "tenants": tenants });
     let put_user = async |who: &str, name: &str, body: Value| {

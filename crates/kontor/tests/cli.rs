@@ -144,8 +144,8 @@ fn sync_runs_a_flow_to_the_end_and_summarises() {
 fn a_parked_order_is_shown_explained_and_retried_after_the_fix() {
     let ws = Workspace::new(MEMORY_CONFIG);
     ws.seed(0);
-    let shop =
-        kontor_connectors::memory::MemorySystem::open("shop", &ws.path("shop.jsonl")).unwrap();
+    let shop = kontor_connectors::memory::MemorySystem::open("shop", &ws.tenant_file("shop.jsonl"))
+        .unwrap();
     let erp = ws.erp();
     let mut generator = kontor_connectors::memory::OrderGenerator::new(
         1,
@@ -394,7 +394,7 @@ fn inline_secrets_are_stored_sealed_and_a_new_key_reseals_them() {
     }
     let exported = text(&ws.kontor(&["config", "export"]).stdout);
     assert!(
-        exported.contains("sealed = \"kontor-sealed:v1:"),
+        exported.contains("sealed = \"kontor-sealed:v2:"),
         "{exported}"
     );
     assert!(plain.iter().all(|s| !exported.contains(s)), "{exported}");

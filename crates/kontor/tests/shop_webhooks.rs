@@ -45,7 +45,9 @@ impl Kontor {
         location: &str,
     ) -> Kontor {
         let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("shop-ca.pem"), ca_pem).unwrap();
+        let tenant_dir = dir.path().join("tenants").join(tenant);
+        std::fs::create_dir_all(&tenant_dir).unwrap();
+        std::fs::write(tenant_dir.join("shop-ca.pem"), ca_pem).unwrap();
         // The shop's keys are given inline: they are stored sealed under this key and
         // opened to build the connection (the signatures checked below prove it).
         std::fs::write(

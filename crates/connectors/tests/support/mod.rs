@@ -14,16 +14,16 @@ use kontor_model::{
 };
 use rust_decimal::{Decimal, dec};
 
-/// A connection of tenant `acme` named `shop`, from its TOML; the configuration must
-/// have no problems.
-pub fn build(toml: &str, data_dir: &Path) -> Arc<dyn Connector> {
+/// A connection of tenant `acme` named `shop`, from its TOML, its files in `tenant_dir`;
+/// the configuration must have no problems.
+pub fn build(toml: &str, tenant_dir: &Path) -> Arc<dyn Connector> {
     let config: ConnectionConfig = toml::from_str(toml).expect("config parses");
     assert!(config.problems().is_empty(), "{:?}", config.problems());
     config
         .build(&BuildContext {
             tenant: "acme",
             connection: "shop",
-            data_dir,
+            tenant_dir,
             memory: &MemoryRegistry::default(),
             inbox: None,
         })

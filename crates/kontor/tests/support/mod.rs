@@ -2,6 +2,7 @@
 //! in journal files, and the `kontor` binary to run against them.
 #![allow(dead_code)]
 
+pub mod app;
 pub mod issuer;
 
 use std::path::{Path, PathBuf};
@@ -42,15 +43,23 @@ impl Workspace {
         self.dir.path().join(file)
     }
 
+    /// A file of tenant `acme`'s, in its folder (`data_dir/tenants/acme/`), where its
+    /// connections' `state_file`s are.
+    pub fn tenant_file(&self, file: &str) -> PathBuf {
+        let folder = self.dir.path().join("tenants").join(TENANT);
+        std::fs::create_dir_all(&folder).expect("tenant folder");
+        folder.join(file)
+    }
+
     pub fn config(&self) -> PathBuf {
         self.path("kontor.toml")
     }
 
     /// Seeds the ERP's journal with the demo catalogue and places `orders` in the shop's.
     pub fn seed(&self, orders: usize) -> Vec<kontor_model::Order> {
-        let erp = MemorySystem::open("erp", &self.path("erp.jsonl")).expect("open erp");
+        let erp = MemorySystem::open("erp", &self.tenant_file("erp.jsonl")).expect("open erp");
         seed_demo(&erp, 1).expect("seed erp");
-        let shop = MemorySystem::open("shop", &self.path("shop.jsonl")).expect("open shop");
+        let shop = MemorySystem::open("shop", &self.tenant_file("shop.jsonl")).expect("open shop");
         let mut generator = OrderGenerator::new(42, SellableItem::from_system(&erp));
         (0..orders)
             .map(|_| {
@@ -61,11 +70,11 @@ impl Workspace {
     }
 
     pub fn erp(&self) -> MemorySystem {
-        MemorySystem::snapshot("erp", &self.path("erp.jsonl")).expect("read erp journal")
+        MemorySystem::snapshot("erp", &self.tenant_file("erp.jsonl")).expect("read erp journal")
     }
 
     pub fn shop(&self) -> MemorySystem {
-        MemorySystem::snapshot("shop", &self.path("shop.jsonl")).expect("read shop journal")
+        MemorySystem::snapshot("shop", &self.tenant_file("shop.jsonl")).expect("read shop journal")
     }
 
     pub fn kontor(&self, args: &[&str]) -> Output {
@@ -129,4 +138,16 @@ warehouses = { MAIN = "default" }
 
 pub fn exists(path: &Path) -> bool {
     path.exists()
+}
+
+/// Waits until `done` answers true, looking every 20 ms for up to 10 s; panics naming
+/// `what` if it never does.
+pub async fn eventually<F: AsyncFn() -> bool>(what: &str, done: F) {
+    for _ in 0..500 {
+        if done().await {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    panic!("waited in vain for {what}");
 }

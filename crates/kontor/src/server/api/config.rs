@@ -145,33 +145,35 @@ fn parse<T: DeserializeOwned>(value: serde_json::Value, prefix: &str) -> Result<
 /// An app error from writing a configuration, for the caller.
 fn refused(error: AppError) -> ApiError {
     match error {
-        AppError::Tenant { problems, .. } => {
-            let first = problems.first().map(|p| p.key.clone());
-            let message = problems
-                .iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join("; ");
-            let details = json!({
-                "problems": problems
-                    .iter()
-                    .map(|p| json!({ "key": p.key, "message": p.message }))
-                    .collect::<Vec<_>>()
-            });
-            let mut error =
-                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_config", message)
-                    .with_details(details);
-            if let Some(key) = first {
-                error = error.with_field(key);
-            }
-            error
-        }
+        AppError::Tenant { problems, .. } => problems_error("invalid_config", &problems),
+        AppError::SecretRefused { problems, .. } => problems_error("secret_refused", &problems),
         AppError::Store(store) => store.into(),
         other => ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             "invalid_config",
             other.to_string(),
         ),
+    }
+}
+
+/// A 422 listing every problem, the first one's key as the field.
+fn problems_error(code: &'static str, problems: &[kontor_flows::ConfigProblem]) -> ApiError {
+    let message = problems
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("; ");
+    let details = json!({
+        "problems": problems
+            .iter()
+            .map(|p| json!({ "key": p.key, "message": p.message }))
+            .collect::<Vec<_>>()
+    });
+    let error =
+        ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, message).with_details(details);
+    match problems.first() {
+        Some(first) => error.with_field(first.key.clone()),
+        None => error,
     }
 }
 
@@ -430,7 +432,15 @@ pub(super) async fn test_connection(
     caller.tenant(&state, Role::Operator, &tenant)?;
     let (config, _) = stored(&state, &tenant).await?;
     let settings = match trial.and_then(|Json(t)| t.connection) {
-        Some(value) => parse::<ConnectionConfig>(value, &format!("connections.{name}"))?,
+        Some(value) => {
+            let settings = parse::<ConnectionConfig>(value, &format!("connections.{name}"))?;
+            state
+                .app
+                .check_api_connection(&tenant, &name, &settings)
+                .await
+                .map_err(refused)?;
+            settings
+        }
         None => config
             .connections
             .get(&name)

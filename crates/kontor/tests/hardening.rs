@@ -1,0 +1,271 @@
+#![allow(clippy::unwrap_used)] // Tests: a failed unwrap is a failed test.
+//! What an attacker — a stranger, or an operator or admin of one tenant — tries against
+//! a running Kontor with two tenants, and what stops them.
+
+mod support;
+
+use std::sync::{Arc, Mutex};
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use support::app::TestApp;
+
+/// A place on loopback that keeps every byte sent to it: where an attacker would have
+/// Kontor send secrets.
+struct Catcher {
+    url: String,
+    received: Arc<Mutex<Vec<u8>>>,
+}
+
+impl Catcher {
+    async fn start() -> Catcher {
+        use tokio::io::AsyncReadExt;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let received = Arc::new(Mutex::new(Vec::new()));
+        let sink = received.clone();
+        tokio::spawn(async move {
+            while let Ok((mut socket, _)) = listener.accept().await {
+                let sink = sink.clone();
+                tokio::spawn(async move {
+                    let mut buffer = [0u8; 4096];
+                    while let Ok(n) = socket.read(&mut buffer).await {
+                        if n == 0 {
+                            break;
+                        }
+                        sink.lock().unwrap().extend_from_slice(&buffer[..n]);
+                    }
+                });
+            }
+        });
+        Catcher { url, received }
+    }
+
+    fn received(&self) -> String {
+        String::from_utf8_lossy(&self.received.lock().unwrap()).into_owned()
+    }
+}
+
+/// A sealing key for the tenants' inline secrets, as the machine's administrator
+/// configures it.
+fn sealing_key() -> String {
+    format!(
+        "[store.secrets]\nkey = {{ value = \"{}\" }}\n",
+        kontor::secrets::new_key().unwrap()
+    )
+}
+
+async fn revision(app: &TestApp, tenant: &str) -> i64 {
+    app.app
+        .store
+        .tenant_config(tenant)
+        .await
+        .unwrap()
+        .unwrap()
+        .revision
+}
+
+async fn put_connection(
+    app: &TestApp,
+    tenant: &str,
+    name: &str,
+    credential: &str,
+    connection: Value,
+) -> (StatusCode, Value) {
+    let revision = revision(app, tenant).await;
+    app.call(
+        Method::PUT,
+        &format!("/api/v1/tenants/{tenant}/config/connections/{name}"),
+        Some(credential),
+        Some(json!({ "revision": revision, "connection": connection })),
+    )
+    .await
+}
+
+async fn try_connection(
+    app: &TestApp,
+    name: &str,
+    credential: &str,
+    connection: Value,
+) -> (StatusCode, Value) {
+    app.call(
+        Method::POST,
+        &format!("/api/v1/tenants/acme/connections/{name}/test"),
+        Some(credential),
+        Some(json!({ "connection": connection })),
+    )
+    .await
+}
+
+fn refused(answer: &(StatusCode, Value), code: &str, field: &str) {
+    assert_eq!(answer.0, StatusCode::UNPROCESSABLE_ENTITY, "{}", answer.1);
+    assert_eq!(answer.1["error"]["code"], code, "{}", answer.1);
+    assert_eq!(answer.1["error"]["field"], field, "{}", answer.1);
+}
+
+fn tryton(url: &str, password: Value) -> Value {
+    json!({ "type": "tryton", "url": url, "database": "acme", "username": "admin", "password": password })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_configuration_route_reads_a_host_file_a_variable_or_another_tenants_data() {
+    let app = TestApp::spawn_with(&sealing_key()).await;
+    let catcher = Catcher::start().await;
+    let admin = app.token(&["Kontor.Admin"], &["group-acme"]);
+    let operator = app.token(&["Kontor.Operator"], &["group-acme"]);
+
+    // What must never leave the host: a variable of the process (Kontor's own) and a
+    // file outside every tenant's folder.
+    let variable = std::env::var("PATH").unwrap();
+    let canary = format!("canary-{}", std::process::id());
+    let outside = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(outside.path(), &canary).unwrap();
+    let missing = outside.path().with_extension("missing");
+
+    // 1. env and file secrets, saved by an admin or tried by an operator: refused by
+    // name, the same whether the file exists or not, and nothing is sent anywhere.
+    let host_references = [
+        json!({ "env": "PATH" }),
+        json!({ "file": outside.path() }),
+        json!({ "file": missing }),
+    ];
+    let mut answers = Vec::new();
+    for secret in &host_references {
+        let saved = put_connection(
+            &app,
+            "acme",
+            "ledger",
+            &admin,
+            tryton(&catcher.url, secret.clone()),
+        )
+        .await;
+        refused(&saved, "secret_refused", "connections.ledger.password");
+        let tried =
+            try_connection(&app, "erp", &operator, tryton(&catcher.url, secret.clone())).await;
+        refused(&tried, "secret_refused", "connections.erp.password");
+        answers.push(tried.1["error"]["message"].clone());
+    }
+    assert_eq!(
+        answers[1], answers[2],
+        "a file's existence shows in the answer"
+    );
+
+    // A secret given as its value is taken, and sealed at rest.
+    let legit = Catcher::start().await;
+    let saved = put_connection(
+        &app,
+        "acme",
+        "ledger",
+        &admin,
+        tryton(&legit.url, json!({ "value": "acme-ledger-password" })),
+    )
+    .await;
+    assert_eq!(saved.0, StatusCode::OK, "{}", saved.1);
+    let stored = saved.1["config"]["config"]["connections"]["ledger"]["password"].clone();
+    assert!(stored["sealed"].is_string(), "{stored}");
+
+    // 2. The saved secret, sent back unchanged, may not be taken to another address.
+    let moved = tryton(&catcher.url, stored.clone());
+    refused(
+        &try_connection(&app, "ledger", &operator, moved.clone()).await,
+        "secret_refused",
+        "connections.ledger.password",
+    );
+    refused(
+        &put_connection(&app, "acme", "ledger", &admin, moved).await,
+        "secret_refused",
+        "connections.ledger.password",
+    );
+    // …nor to another connection.
+    refused(
+        &put_connection(
+            &app,
+            "acme",
+            "copy",
+            &admin,
+            tryton(&legit.url, stored.clone()),
+        )
+        .await,
+        "secret_refused",
+        "connections.copy.password",
+    );
+
+    // 3. Beta's secrets and files are out of reach of acme's admin.
+    let beta_admin = app.token(&["Kontor.Admin"], &["group-beta"]);
+    let beta_saved = put_connection(
+        &app,
+        "beta",
+        "ledger",
+        &beta_admin,
+        tryton(&legit.url, json!({ "value": "beta-ledger-password" })),
+    )
+    .await;
+    assert_eq!(beta_saved.0, StatusCode::OK, "{}", beta_saved.1);
+    let beta_sealed = beta_saved.1["config"]["config"]["connections"]["ledger"]["password"].clone();
+    refused(
+        &put_connection(
+            &app,
+            "acme",
+            "ledger",
+            &admin,
+            tryton(&legit.url, beta_sealed),
+        )
+        .await,
+        "secret_refused",
+        "connections.ledger.password",
+    );
+    let beta_journal = app.app.tenant_dir("beta").join("erp.jsonl");
+    std::fs::create_dir_all(beta_journal.parent().unwrap()).unwrap();
+    let beta_erp = kontor_connectors::memory::MemorySystem::open("beta", &beta_journal).unwrap();
+    kontor_connectors::memory::seed_demo(&beta_erp, 1).unwrap();
+    drop(beta_erp);
+    let before = std::fs::read(&beta_journal).unwrap();
+    for path in [
+        json!("../beta/erp.jsonl"),
+        json!(beta_journal),
+        json!(outside.path()),
+        json!("../../kontor.db"),
+    ] {
+        let answer = put_connection(
+            &app,
+            "acme",
+            "stolen",
+            &admin,
+            json!({ "type": "memory", "state_file": path }),
+        )
+        .await;
+        refused(&answer, "invalid_config", "connections.stolen.state_file");
+        let tried = try_connection(
+            &app,
+            "stolen",
+            &operator,
+            json!({ "type": "memory", "state_file": path }),
+        )
+        .await;
+        assert_eq!(tried.1["ok"], false, "{}", tried.1);
+    }
+    // A journal of acme's own is made in acme's folder, and beta's is untouched.
+    let own = put_connection(
+        &app,
+        "acme",
+        "own",
+        &admin,
+        json!({ "type": "memory", "state_file": "erp.jsonl" }),
+    )
+    .await;
+    assert_eq!(own.0, StatusCode::OK, "{}", own.1);
+    assert!(app.app.tenant_dir("acme").join("erp.jsonl").exists());
+    assert_eq!(std::fs::read(&beta_journal).unwrap(), before);
+
+    // Nothing was ever sent to the attacker's address, and no answer carried the canary.
+    let received = catcher.received();
+    assert!(received.is_empty(), "sent to the attacker: {received}");
+    assert!(!received.contains(&variable));
+    let config = app
+        .get("/api/v1/tenants/acme/config", &admin)
+        .await
+        .1
+        .to_string();
+    assert!(!config.contains(&canary));
+    assert!(!config.contains("beta-ledger-password") && !config.contains("acme-ledger-password"));
+}
