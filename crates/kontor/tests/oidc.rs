@@ -19,8 +19,12 @@ use support::issuer::{AUDIENCE, Issuer, SigningKey};
 
 /// As an operator configures Entra ID: the issuer and the audience, nothing else.
 fn verifier(issuer: &Issuer, refetch_after: &str) -> OidcVerifier {
+    verifier_with(issuer, &format!("refetch_after = \"{refetch_after}\""))
+}
+
+fn verifier_with(issuer: &Issuer, settings: &str) -> OidcVerifier {
     let config: OidcConfig = toml::from_str(&format!(
-        "issuer = \"{}\"\naudience = \"{AUDIENCE}\"\nrefetch_after = \"{refetch_after}\"",
+        "issuer = \"{}\"\naudience = \"{AUDIENCE}\"\n{settings}",
         issuer.url
     ))
     .unwrap();
@@ -39,10 +43,7 @@ async fn a_good_token_is_accepted_and_every_kind_of_bad_one_is_refused_for_its_r
         .await
         .unwrap();
     assert_eq!(good.subject, "operator@acme.example");
-    assert_eq!(
-        Role::strongest(good.roles.iter().map(String::as_str)),
-        Some(Role::Operator)
-    );
+    assert_eq!(good.role, Some(Role::Operator));
 
     let with = |change: &dyn Fn(&mut Value)| {
         let mut claims = issuer.claims(&["Kontor.Admin"]);
@@ -166,4 +167,84 @@ async fn an_issuer_that_cannot_be_reached_is_not_the_callers_fault() {
         toml::from_str("issuer = \"http://idp.example.com\"\naudience = \"\"").unwrap();
     let keys: Vec<&str> = plain.problems().iter().map(|(k, _)| *k).collect();
     assert_eq!(keys, ["issuer", "audience"]);
+}
+
+#[tokio::test]
+async fn roles_and_tenant_groups_are_matched_in_full_and_nothing_else_grants() {
+    let key = SigningKey::generate("key-1");
+    let issuer = Issuer::start(&[&key]).await;
+    let oidc = verifier_with(
+        &issuer,
+        "tenant_groups = { \"group-acme\" = [\"acme\"], \"group-all\" = [\"*\"] }\n\
+         [role_values]\noperator = [\"Kontor.Operator\", \"ops-team\"]",
+    );
+    let verify = async |roles: &[&str], groups: &[&str]| {
+        let mut claims = issuer.claims(roles);
+        claims["groups"] = json!(groups);
+        oidc.verify(&key.sign(&claims)).await.unwrap()
+    };
+    for (roles, role) in [
+        (&["Kontor.Admin"][..], Some(Role::Admin)),
+        (&["ops-team"], Some(Role::Operator)),
+        (&["Kontor.Viewer", "Kontor.Operator"], Some(Role::Operator)),
+        (&["Kontor.Shop"], Some(Role::ShopIntegration)),
+        (&["Other.Admin"], None),
+        (&["kontor.admin"], None),
+        (&["admin"], None),
+        (&["Kontor.Admin.Extra"], None),
+    ] {
+        assert_eq!(verify(roles, &[]).await.role, role, "{roles:?}");
+    }
+    for (groups, tenants) in [
+        (&["group-acme"][..], vec!["acme"]),
+        (&["group-all"], vec!["*"]),
+        (&["*"], vec![]),
+        (&["acme"], vec![]),
+        (&["Group-Acme"], vec![]),
+    ] {
+        assert_eq!(
+            verify(&["Kontor.Admin"], groups).await.tenants,
+            tenants,
+            "{groups:?}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_issuer_holds_up_only_the_tokens_whose_key_nobody_has() {
+    let key = SigningKey::generate("key-1");
+    let issuer = Issuer::start(&[&key]).await;
+    let oidc = std::sync::Arc::new(verifier_with(
+        &issuer,
+        "refetch_after = \"0s\"\nkeys_ttl = \"300ms\"\nfetch_timeout = \"2s\"",
+    ));
+    let known = key.sign(&issuer.claims(&["Kontor.Viewer"]));
+    oidc.verify(&known).await.unwrap();
+
+    // The issuer stops answering in time; a token with a made-up key id asks for keys.
+    issuer.slow_down(Duration::from_secs(30)).await;
+    let stranger = SigningKey::generate("made-up").sign(&issuer.claims(&[]));
+    let waiting = tokio::spawn({
+        let oidc = oidc.clone();
+        async move { oidc.verify(&stranger).await }
+    });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    // Meanwhile tokens with the known key are verified, also once the keys are past
+    // their time (a refresh starts in the background and does not hold them up).
+    for _ in 0..20 {
+        oidc.verify(&known).await.unwrap();
+    }
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    oidc.verify(&known).await.unwrap();
+    assert!(
+        !waiting.is_finished(),
+        "the made-up key's fetch should still be waiting for the issuer"
+    );
+    // The fetch gives up at fetch_timeout, not when the issuer gets round to it.
+    let outcome = tokio::time::timeout(Duration::from_secs(10), waiting)
+        .await
+        .expect("the fetch timed out")
+        .unwrap();
+    assert_eq!(outcome, Err(TokenError::UnknownKey));
+    oidc.verify(&known).await.unwrap();
 }

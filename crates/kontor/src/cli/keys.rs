@@ -44,7 +44,7 @@ pub(super) async fn keys(config: ConfigFile, command: KeysCommand) -> anyhow::Re
     let store = super::open_store(&config).await?;
     match command {
         KeysCommand::Create(args) => {
-            let Some(role) = Role::from_claim(&args.role) else {
+            let Some(role) = Role::from_name(&args.role) else {
                 eprintln!(
                     "error: --role `{}` is not a role: use shop, viewer, operator or admin",
                     args.role

@@ -64,6 +64,8 @@ pub struct Issuer {
     grants: Arc<Mutex<Vec<Grant>>>,
     /// Token requests refused (wrong verifier, redirect or client).
     pub refused: Arc<AtomicUsize>,
+    /// How long the keys take to come (an issuer in trouble).
+    delay: Arc<Mutex<std::time::Duration>>,
 }
 
 impl Issuer {
@@ -76,6 +78,7 @@ impl Issuer {
             token: Arc::new(Mutex::new(None)),
             grants: Arc::new(Mutex::new(Vec::new())),
             refused: Arc::new(AtomicUsize::new(0)),
+            delay: Arc::new(Mutex::new(std::time::Duration::ZERO)),
         };
         let app = Router::new()
             .route(
@@ -93,6 +96,11 @@ impl Issuer {
     /// The access token the next sign-in through the authorization endpoint gets.
     pub async fn grant(&self, token: String) {
         *self.token.lock().await = Some(token);
+    }
+
+    /// From now on the keys take `delay` to come.
+    pub async fn slow_down(&self, delay: std::time::Duration) {
+        *self.delay.lock().await = delay;
     }
 
     pub async fn rotate(&self, keys: &[&SigningKey]) {
@@ -121,6 +129,8 @@ async fn discovery(State(issuer): State<Issuer>) -> axum::Json<Value> {
 
 async fn jwks(State(issuer): State<Issuer>) -> axum::Json<Value> {
     issuer.fetches.fetch_add(1, Ordering::SeqCst);
+    let delay = *issuer.delay.lock().await;
+    tokio::time::sleep(delay).await;
     axum::Json(json!({ "keys": *issuer.keys.lock().await }))
 }
 

@@ -66,7 +66,7 @@ pub(super) async fn create_key(
 ) -> Result<(StatusCode, Json<NewKey>), ApiError> {
     caller.tenant(&state, Role::Admin, &tenant)?;
     let Json(request) = body(request)?;
-    let role = Role::from_claim(&request.role).ok_or_else(|| {
+    let role = Role::from_name(&request.role).ok_or_else(|| {
         ApiError::bad_request(
             "invalid_body",
             "role",

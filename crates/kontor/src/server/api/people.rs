@@ -70,7 +70,7 @@ pub(super) struct SessionView {
 fn session_view(session: &SessionRecord, oidc_sign_in: bool) -> SessionView {
     SessionView {
         subject: session.subject.clone(),
-        role: Role::from_claim(&session.role).map_or("viewer", Role::name),
+        role: Role::from_name(&session.role).map_or("viewer", Role::name),
         tenants: session.tenants.clone(),
         via: Via::Session.name(),
         csrf_token: Some(session.csrf_token.clone()),
@@ -164,7 +164,7 @@ pub(super) async fn sign_in(
         tracing::info!(message = "A sign-in was refused.", %username);
         return Err(refused_sign_in());
     };
-    let role = Role::from_claim(&user.role).ok_or_else(refused_sign_in)?;
+    let role = Role::from_name(&user.role).ok_or_else(refused_sign_in)?;
     let (session, cookie) = start_session(
         &state,
         format!("user:{}", user.username),

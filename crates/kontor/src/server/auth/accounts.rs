@@ -14,7 +14,7 @@ pub fn valid_username(name: &str) -> bool {
 
 /// The role a person may have: admin, operator or viewer (`shop` is for machines).
 pub fn person_role(name: &str) -> Option<Role> {
-    Role::from_claim(name).filter(|role| *role != Role::ShopIntegration)
+    Role::from_name(name).filter(|role| *role != Role::ShopIntegration)
 }
 
 /// Shorter passwords are refused.

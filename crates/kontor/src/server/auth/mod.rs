@@ -5,7 +5,7 @@ pub mod accounts;
 pub mod oidc;
 pub mod principal;
 
-pub use oidc::{OidcConfig, OidcVerifier, TokenError, VerifiedToken};
+pub use oidc::{OidcConfig, OidcVerifier, RoleValues, TokenError, VerifiedToken};
 pub use principal::{
     Authenticator, CSRF_HEADER, Principal, SESSION_COOKIE, Tenants, Via, mint_key, session_cookie,
     session_hash,
@@ -26,18 +26,15 @@ pub enum Role {
 }
 
 impl Role {
-    /// The role a token's role value names: `admin`, `operator`, `viewer` or `shop`,
-    /// in any case, optionally prefixed as Entra ID app roles are (`Kontor.Admin`).
-    pub fn from_claim(value: &str) -> Option<Role> {
-        let name = value
-            .rsplit_once('.')
-            .map_or(value, |(_, name)| name)
-            .to_ascii_lowercase();
-        match name.as_str() {
+    /// The role Kontor's own name stands for (`admin`, `operator`, `viewer`, `shop`),
+    /// as API keys, accounts and sessions record it. Tokens name roles their own way:
+    /// see [`oidc::RoleValues`].
+    pub fn from_name(name: &str) -> Option<Role> {
+        match name {
             "admin" => Some(Role::Admin),
             "operator" => Some(Role::Operator),
             "viewer" => Some(Role::Viewer),
-            "shop" | "shop_integration" | "shopintegration" => Some(Role::ShopIntegration),
+            "shop" => Some(Role::ShopIntegration),
             _ => None,
         }
     }
@@ -50,11 +47,6 @@ impl Role {
             Role::Admin => "admin",
         }
     }
-
-    /// The strongest role among a token's role values.
-    pub fn strongest<'a>(values: impl IntoIterator<Item = &'a str>) -> Option<Role> {
-        values.into_iter().filter_map(Role::from_claim).max()
-    }
 }
 
 #[cfg(test)]
@@ -62,16 +54,23 @@ mod tests {
     use super::*;
 
     #[test]
-    fn role_values_are_read_as_entra_id_and_plain_issuers_write_them() {
-        assert_eq!(Role::from_claim("Kontor.Admin"), Some(Role::Admin));
-        assert_eq!(Role::from_claim("operator"), Some(Role::Operator));
-        assert_eq!(Role::from_claim("VIEWER"), Some(Role::Viewer));
-        assert_eq!(Role::from_claim("Kontor.Shop"), Some(Role::ShopIntegration));
-        assert_eq!(Role::from_claim("Kontor.Superuser"), None);
-        assert_eq!(
-            Role::strongest(["Kontor.Viewer", "Kontor.Operator", "other"]),
-            Some(Role::Operator)
-        );
-        assert_eq!(Role::strongest(["other"]), None);
+    fn only_kontors_own_role_names_are_taken() {
+        for role in [
+            Role::Admin,
+            Role::Operator,
+            Role::Viewer,
+            Role::ShopIntegration,
+        ] {
+            assert_eq!(Role::from_name(role.name()), Some(role));
+        }
+        for other in [
+            "Admin",
+            "Kontor.Admin",
+            "Other.Admin",
+            "admin ",
+            "superuser",
+        ] {
+            assert_eq!(Role::from_name(other), None, "{other}");
+        }
     }
 }

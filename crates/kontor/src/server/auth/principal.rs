@@ -242,7 +242,7 @@ impl Authenticator {
         if !same(&hash, &hash_secret(secret)) {
             return Err(refused());
         }
-        let role = Role::from_claim(&record.role).ok_or_else(refused)?;
+        let role = Role::from_name(&record.role).ok_or_else(refused)?;
         Ok(Principal {
             subject: format!("key:{}", record.id),
             role,
@@ -277,7 +277,7 @@ impl Authenticator {
                 .with_code("csrf_token_missing"));
             }
         }
-        let role = Role::from_claim(&session.role).ok_or_else(|| {
+        let role = Role::from_name(&session.role).ok_or_else(|| {
             ApiError::unauthenticated("session_expired", "sign in again: the session has ended")
         })?;
         Ok(Principal {
@@ -305,7 +305,7 @@ impl Authenticator {
                 ApiError::unauthenticated("invalid_token", other.to_string())
             }
         })?;
-        let role = Role::strongest(verified.roles.iter().map(String::as_str)).ok_or_else(|| {
+        let role = verified.role.ok_or_else(|| {
             ApiError::forbidden(format!("{} has no Kontor role", verified.subject))
         })?;
         Ok(Principal {

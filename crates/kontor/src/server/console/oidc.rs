@@ -242,7 +242,8 @@ async fn finish(
         }
     }
     let verified = verified.map_err(|e| format!("the token was not accepted: {e}"))?;
-    let role = Role::strongest(verified.roles.iter().map(String::as_str))
+    let role = verified
+        .role
         .filter(|r| *r != Role::ShopIntegration)
         .ok_or_else(|| format!("{} has no Kontor role", verified.subject))?;
     let (_, session_cookie) = start_session(
