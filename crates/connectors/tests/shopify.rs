@@ -472,6 +472,47 @@ async fn a_throttled_shop_is_waited_for_and_nothing_fails() {
 }
 
 #[tokio::test]
+async fn a_mutation_whose_answer_is_lost_goes_back_to_its_job_and_a_query_is_asked_again() {
+    let fake = start().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let shop = connect_with(&fake, dir.path(), "");
+    stocked_shop(&fake, &shop).await;
+    let stock = shop.stock_sink().expect("stock");
+
+    // The stock is set, but a proxy loses the answer: the write may have landed, so
+    // it is not sent again in place; the job's retry starts over.
+    fake.clear_calls();
+    fake.lose_answers_to_next_mutations(1);
+    let first = stock
+        .set_stock(&[stock_at("MUG", "Warszawa", dec!(7))])
+        .await;
+    assert!(matches!(&first, Err(e) if e.is_transient()), "{first:?}");
+    let mutations = |fake: &FakeShopify| {
+        fake.operations()
+            .iter()
+            .filter(|o| o.starts_with("mutation"))
+            .count()
+    };
+    assert_eq!(mutations(&fake), 1, "{:?}", fake.operations());
+    assert_eq!(fake.available("MUG", "Warszawa"), Some(7), "it did land");
+    ok(stock
+        .set_stock(&[stock_at("MUG", "Warszawa", dec!(7))])
+        .await
+        .expect("the retry"));
+    assert_eq!(fake.available("MUG", "Warszawa"), Some(7));
+
+    // A read whose answer is lost is simply asked again.
+    fake.lose_answers_to_next_queries(1);
+    let found = shop
+        .catalogue_sink()
+        .expect("catalogue")
+        .find_variants(&["MUG".into()])
+        .await
+        .expect("asked again");
+    assert_eq!(found.len(), 1);
+}
+
+#[tokio::test]
 async fn ten_thousand_variants_sync_in_close_to_the_fewest_calls_the_api_allows() {
     let fake = start().await;
     let dir = tempfile::tempdir().expect("tempdir");

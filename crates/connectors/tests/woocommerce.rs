@@ -430,6 +430,77 @@ async fn shipments_complete_the_order_once_and_refunds_become_returns() {
 }
 
 #[tokio::test]
+async fn a_write_whose_answer_is_lost_goes_back_to_its_job_whose_retry_neither_loses_nor_doubles_the_note()
+ {
+    let fake = start().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let shop = connect_with(&fake, dir.path(), "");
+    stocked_store(&fake, &shop).await;
+    let order = fake
+        .place_order(&OrderRequest::new(&[("MUG", 2)], "anna@example.com"))
+        .expect("order");
+    let id = order["id"].as_u64().expect("id");
+    let order_id = id.to_string();
+    let fulfilment = shop.fulfilment_sink().expect("fulfilment");
+    let shipment = |reference: &str| Shipment {
+        reference: reference.into(),
+        order_number: order_id.clone(),
+        carrier: Some("InPost".into()),
+        tracking_number: Some(format!("TRK-{reference}")),
+        tracking_url: None,
+        lines: vec![ShipmentLine {
+            sku: "MUG".into(),
+            quantity: Decimal::ONE,
+        }],
+        warehouse: None,
+        shipped_at: Utc::now(),
+    };
+    let writes = |fake: &FakeWooCommerce| fake.calls().iter().filter(|c| c.method != "GET").count();
+
+    // The shipment is recorded, but its answer is lost, so its note is not sent: a
+    // crash between the two writes looks the same. Nothing is repeated in place.
+    fake.clear_calls();
+    fake.lose_answers_to_next_writes(1);
+    let lost = fulfilment
+        .create_fulfilment(&order_id, &shipment("WZ/1"))
+        .await;
+    assert!(matches!(&lost, Err(e) if e.is_transient()), "{lost:?}");
+    assert_eq!(writes(&fake), 1, "{:?}", fake.calls());
+    assert!(fake.notes(id).is_empty());
+    // The job's retry finds the shipment recorded and sends the note it owes.
+    fulfilment
+        .create_fulfilment(&order_id, &shipment("WZ/1"))
+        .await
+        .expect("retry");
+    assert_eq!(fake.notes(id).len(), 1);
+
+    // Both writes of the second shipment land with their answers lost: two retries,
+    // one record, one note.
+    fake.lose_answers_to_next_writes(2);
+    for _ in 0..2 {
+        let lost = fulfilment
+            .create_fulfilment(&order_id, &shipment("WZ/2"))
+            .await;
+        assert!(matches!(&lost, Err(e) if e.is_transient()), "{lost:?}");
+    }
+    fulfilment
+        .create_fulfilment(&order_id, &shipment("WZ/2"))
+        .await
+        .expect("third try");
+    let notes = fake.notes(id);
+    assert_eq!(notes.len(), 2, "{notes:?}");
+    assert_eq!(
+        fulfilment
+            .fulfilments_of(&order_id)
+            .await
+            .expect("refs")
+            .len(),
+        2
+    );
+    assert_eq!(fake.order(id).expect("order")["status"], "completed");
+}
+
+#[tokio::test]
 async fn a_throttled_store_is_waited_for_and_nothing_fails() {
     let fake = start().await;
     let dir = tempfile::tempdir().expect("tempdir");

@@ -129,6 +129,10 @@ impl ShopifyClient {
         variables: Value,
     ) -> Result<Value, ConnectorError> {
         let body = json!({ "query": query, "variables": variables });
+        // A 5xx may come after a mutation ran: only queries are repeated in place. A
+        // mutation goes back to its job, which looks up what exists before writing
+        // again. A 429 or a THROTTLED answer provably ran nothing, so both are repeated.
+        let repeatable = !is_mutation(query);
         let mut attempt = 0;
         loop {
             // Pace: let the bucket refill to what this call costs (or the reserve)
@@ -159,7 +163,7 @@ impl ShopifyClient {
                 .await
                 .map_err(|e| self.transport(what, e))?;
             let status = response.status();
-            if status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error() {
+            if status == StatusCode::TOO_MANY_REQUESTS || (status.is_server_error() && repeatable) {
                 let limited = rate_limited(&response);
                 let wait = limited
                     .retry_after()
@@ -181,6 +185,11 @@ impl ShopifyClient {
                 } else {
                     ConnectorError::unavailable(format!("{what}: HTTP {status}"))
                 });
+            }
+            if status.is_server_error() {
+                return Err(ConnectorError::unavailable(format!(
+                    "{what}: HTTP {status}"
+                )));
             }
             let text = response.text().await.map_err(|e| self.transport(what, e))?;
             let answer: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
@@ -357,6 +366,15 @@ pub(crate) fn user_errors(payload: &Value) -> Result<(), ConnectorError> {
         message,
         field: (!field.is_empty()).then(|| field.join(".")),
     })
+}
+
+/// Whether a GraphQL document is a mutation (its first operation, past comments).
+fn is_mutation(document: &str) -> bool {
+    document
+        .lines()
+        .map(str::trim)
+        .find(|line| !line.is_empty() && !line.starts_with('#'))
+        .is_some_and(|line| line.starts_with("mutation"))
 }
 
 #[cfg(test)]

@@ -112,7 +112,12 @@ impl WooClient {
                 .await
                 .map_err(|e| self.transport(path, e))?;
             let status = response.status();
-            if status == StatusCode::TOO_MANY_REQUESTS || status == StatusCode::SERVICE_UNAVAILABLE
+            // A 429 provably did nothing: wait and send again. A 503 may come after a
+            // write was made, so only a read is repeated in place; a write goes back to
+            // its job, which looks up what exists before writing again.
+            let repeatable = method == Method::GET;
+            if status == StatusCode::TOO_MANY_REQUESTS
+                || (status == StatusCode::SERVICE_UNAVAILABLE && repeatable)
             {
                 let limited = rate_limited(&response);
                 let wait = limited

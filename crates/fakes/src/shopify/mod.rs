@@ -117,6 +117,17 @@ impl FakeShopify {
         self.shared.lock().throttled
     }
 
+    /// The next `count` mutations are run, and then answered `502 Bad Gateway`: the
+    /// caller cannot tell that they happened.
+    pub fn lose_answers_to_next_mutations(&self, count: u32) {
+        self.shared.lock().lost_answers = Some((count, "mutation"));
+    }
+
+    /// As [`Self::lose_answers_to_next_mutations`], for queries.
+    pub fn lose_answers_to_next_queries(&self, count: u32) {
+        self.shared.lock().lost_answers = Some((count, "query"));
+    }
+
     pub fn set_taxes_included(&self, included: bool) {
         self.shared.lock().taxes_included = included;
     }

@@ -98,7 +98,17 @@ async fn graphql(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let (status, answer) = answer(&shared, &version, &headers, &body);
+    let (mut status, mut answer) = answer(&shared, &version, &headers, &body);
+    {
+        let mut store = shared.lock();
+        if let Some((left, kind)) = store.lost_answers
+            && operation_kind(&body) == kind
+        {
+            store.lost_answers = (left > 1).then_some((left - 1, kind));
+            status = StatusCode::BAD_GATEWAY;
+            answer = json!({ "errors": "Bad Gateway" });
+        }
+    }
     record(&shared, &method, &uri, status);
     deliver_pending(&shared);
     let mut response = (status, axum::Json(answer)).into_response();
@@ -108,6 +118,22 @@ async fn graphql(
             .insert("X-Shopify-API-Version", value);
     }
     response
+}
+
+/// `mutation` or `query`: what a request's document is.
+fn operation_kind(body: &[u8]) -> &'static str {
+    let request: Value = serde_json::from_slice(body).unwrap_or_default();
+    let document = request["query"].as_str().unwrap_or_default();
+    let first = document
+        .lines()
+        .map(str::trim)
+        .find(|line| !line.is_empty() && !line.starts_with('#'))
+        .unwrap_or_default();
+    if first.starts_with("mutation") {
+        "mutation"
+    } else {
+        "query"
+    }
 }
 
 fn answer(shared: &Shared, version: &str, headers: &HeaderMap, body: &[u8]) -> (StatusCode, Value) {

@@ -81,6 +81,9 @@ pub struct Store {
     pub operations: Vec<String>,
     pub bucket: super::routes::Bucket,
     pub throttled: u64,
+    /// Requests of one kind (`mutation` or `query`) still to be run and then answered
+    /// `502 Bad Gateway`, as a proxy that gave up waiting would.
+    pub lost_answers: Option<(u32, &'static str)>,
     /// (topic, url) subscriptions, events waiting to be delivered, deliveries made.
     pub webhooks: Vec<(String, String)>,
     pub events: Vec<(String, Value)>,

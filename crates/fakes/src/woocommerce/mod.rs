@@ -93,6 +93,12 @@ impl FakeWooCommerce {
         self.shared.lock().throttle = Some((count, retry_after_secs));
     }
 
+    /// The next `count` writes (anything but GET) are made, and then answered
+    /// `503 Service Unavailable`: the caller cannot tell that they happened.
+    pub fn lose_answers_to_next_writes(&self, count: u32) {
+        self.shared.lock().lost_answers = count;
+    }
+
     pub fn set_prices_include_tax(&self, include: bool) {
         self.shared.lock().prices_include_tax = include;
     }

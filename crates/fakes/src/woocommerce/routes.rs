@@ -118,7 +118,17 @@ async fn guard(State(shared): State<Shared>, request: Request, next: Next) -> Re
             response
         }
         None => match authenticate(request.headers(), request.uri().query()) {
-            Ok(()) => next.run(request).await,
+            Ok(()) => {
+                let write = request.method() != axum::http::Method::GET;
+                let response = next.run(request).await;
+                let mut store = shared.lock();
+                if write && store.lost_answers > 0 {
+                    store.lost_answers -= 1;
+                    WcError::new(503, "service_unavailable", "Service Unavailable").into_response()
+                } else {
+                    response
+                }
+            }
             Err(error) => error.into_response(),
         },
     };

@@ -117,6 +117,9 @@ pub(crate) struct Store {
     pub deliveries: Vec<Delivery>,
     pub calls: Vec<Call>,
     pub throttle: Option<(u32, u64)>,
+    /// Writes still to be made and then answered `503`, as a gateway that gave up
+    /// waiting for the site would.
+    pub lost_answers: u32,
     pub sideloads: usize,
 }
 
@@ -159,6 +162,7 @@ impl Store {
             deliveries: Vec::new(),
             calls: Vec::new(),
             throttle: None,
+            lost_answers: 0,
             sideloads: 0,
         }
     }

@@ -3,8 +3,9 @@
 //! and count what has shipped) and in `_wc_shipment_tracking_items`, the format of the
 //! Shipment Tracking extension that themes and e-mails show — followed by a note to the
 //! customer with the tracking number. When everything has shipped the order becomes
-//! `completed`. The record is written before the note, so a retry after a crash finds
-//! the shipment and sends no second e-mail.
+//! `completed`, in the same write as the record. The note is a second write: it is
+//! looked for among the order's notes before it is added, so a retry after a crash (or
+//! after a call that may have landed) neither loses it nor sends a second e-mail.
 
 use std::collections::HashMap;
 
@@ -80,6 +81,52 @@ impl WooCommerceSystem {
     async fn order_json(&self, order_id: &str) -> Result<Value, ConnectorError> {
         self.client().get(&format!("/orders/{order_id}"), &[]).await
     }
+
+    /// Adds `note` to the order unless it already has it (a retry of a write that
+    /// landed): WooCommerce e-mails customer notes, so one must never be sent twice.
+    async fn ensure_note(
+        &self,
+        order_id: &str,
+        note: &str,
+        customer_note: bool,
+    ) -> Result<(), ConnectorError> {
+        let path = format!("/orders/{order_id}/notes");
+        let notes: Value = self.client().get(&path, &[]).await?;
+        let present = notes
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|n| n["note"].as_str() == Some(note));
+        if !present {
+            self.client()
+                .post(
+                    &path,
+                    &json!({"note": note, "customer_note": customer_note}),
+                )
+                .await?;
+        }
+        Ok(())
+    }
+}
+
+/// The note telling the customer a shipment left.
+fn shipped_note(shipment: &Shipment) -> String {
+    match &shipment.tracking_number {
+        None => format!("Your order has been shipped ({}).", shipment.reference),
+        Some(number) => format!(
+            "Your order has been shipped{}: tracking number {number}{}.",
+            shipment
+                .carrier
+                .as_deref()
+                .map(|c| format!(" with {c}"))
+                .unwrap_or_default(),
+            shipment
+                .tracking_url
+                .as_deref()
+                .map(|u| format!(" ({u})"))
+                .unwrap_or_default(),
+        ),
+    }
 }
 
 #[async_trait]
@@ -100,6 +147,9 @@ impl FulfilmentSink for WooCommerceSystem {
             .into_iter()
             .find(|r| r.reference == shipment.reference)
         {
+            // Recorded by an earlier attempt, which may have stopped before its note.
+            self.ensure_note(order_id, &shipped_note(shipment), true)
+                .await?;
             return Ok(known);
         }
         let ordered = ordered(&order);
@@ -153,27 +203,7 @@ impl FulfilmentSink for WooCommerceSystem {
         self.client()
             .put(&format!("/orders/{order_id}"), &body)
             .await?;
-        let mut note = format!("Your order has been shipped ({}).", shipment.reference);
-        if let Some(number) = &shipment.tracking_number {
-            note = format!(
-                "Your order has been shipped{}: tracking number {number}{}.",
-                shipment
-                    .carrier
-                    .as_deref()
-                    .map(|c| format!(" with {c}"))
-                    .unwrap_or_default(),
-                shipment
-                    .tracking_url
-                    .as_deref()
-                    .map(|u| format!(" ({u})"))
-                    .unwrap_or_default(),
-            );
-        }
-        self.client()
-            .post(
-                &format!("/orders/{order_id}/notes"),
-                &json!({"note": note, "customer_note": true}),
-            )
+        self.ensure_note(order_id, &shipped_note(shipment), true)
             .await?;
         Ok(FulfilmentRef {
             id,
@@ -209,19 +239,15 @@ impl OrderStatusSink for WooCommerceSystem {
             ))
         })?;
         let order = self.order_json(order_id).await?;
-        // Already there (a retry, or the merchant did it): nothing to send, no e-mail.
+        // Already there (a retry, or the merchant did it): the status is not sent again.
         if order["status"] != target {
             self.client()
                 .put(&format!("/orders/{order_id}"), &json!({"status": target}))
                 .await?;
-            if let Some(note) = note {
-                self.client()
-                    .post(
-                        &format!("/orders/{order_id}/notes"),
-                        &json!({"note": note, "customer_note": false}),
-                    )
-                    .await?;
-            }
+        }
+        // A retry after the status landed still owes the note.
+        if let Some(note) = note {
+            self.ensure_note(order_id, note, false).await?;
         }
         Ok(())
     }
