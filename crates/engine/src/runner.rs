@@ -1,6 +1,8 @@
 //! Executes jobs: a pool of workers that lease due jobs, run their handlers, renew the
 //! lease while they run, and record the result. A handler that panics parks its job
-//! instead of taking the process down.
+//! instead of taking the process down. A handler whose lease cannot be renewed (the
+//! store is out of reach, a database fails over) is stopped before the lease lapses,
+//! so it never runs beside the worker that takes the job next.
 
 use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
@@ -154,6 +156,8 @@ impl Runner {
                     _ = tasks.join_next() => continue,
                 }
             }
+            // The leases run from no earlier than this.
+            let claimed_at = Instant::now();
             let claimed = match self
                 .store
                 .claim(&self.config.worker_id, free as u32, self.config.lease)
@@ -185,7 +189,12 @@ impl Runner {
                 let lease_for = self.config.lease;
                 let hard_stop = hard_stop.clone();
                 tasks.spawn(async move {
-                    run_job(store, handlers, lease, lease_for, hard_stop).await;
+                    let held = HeldLease {
+                        lease,
+                        length: lease_for,
+                        since: claimed_at,
+                    };
+                    run_job(store, handlers, held, hard_stop).await;
                     drop(permit);
                 });
             }
@@ -221,13 +230,21 @@ impl Runner {
     }
 }
 
+/// A lease as the worker holding it knows it: how long it lasts, and since when at the
+/// latest it runs (measured before the claim or renewal was asked for).
+struct HeldLease {
+    lease: Lease,
+    length: Duration,
+    since: Instant,
+}
+
 async fn run_job(
     store: Store,
     handlers: Arc<HandlerRegistry>,
-    lease: Lease,
-    lease_for: Duration,
+    held: HeldLease,
     hard_stop: CancellationToken,
 ) {
+    let lease = held.lease.clone();
     let job = lease.job.clone();
     let span = tracing::info_span!(
         "job",
@@ -247,7 +264,7 @@ async fn run_job(
             )))),
             Some(handler) => {
                 let lease_lost = CancellationToken::new();
-                let heartbeat = tokio::spawn(keep_lease(store.clone(), lease.clone(), lease_for, lease_lost.clone()));
+                let heartbeat = tokio::spawn(keep_lease(store.clone(), held, lease_lost.clone()));
                 let ctx = JobContext::new(&lease, store.clone());
                 let outcome = tokio::select! {
                     r = AssertUnwindSafe(handler.run(&ctx)).catch_unwind() => Some(r),
@@ -340,18 +357,47 @@ async fn record_failure(store: &Store, lease: &Lease, error: &JobError) -> &'sta
     }
 }
 
-/// Renews the lease every third of its length; signals `lost` if another worker took it.
-async fn keep_lease(store: Store, mut lease: Lease, lease_for: Duration, lost: CancellationToken) {
-    let every = lease_for / 3;
+/// Renews the lease every third of its length. Signals `lost` when another worker took
+/// the job, or when renewals have failed until the lease is about to lapse: the handler
+/// is then stopped before anyone else may take the job, rather than run beside them.
+async fn keep_lease(store: Store, held: HeldLease, lost: CancellationToken) {
+    let HeldLease {
+        mut lease,
+        length,
+        since: mut renewed,
+    } = held;
+    let every = length / 3;
+    // Stop a little before the lease would lapse: the handler needs a moment to be
+    // dropped, and the store's clock may run a little ahead of this one.
+    let margin = (length / 10).min(Duration::from_secs(5));
+    let mut next = renewed + every;
     loop {
-        tokio::time::sleep(every).await;
-        match store.heartbeat(&mut lease, lease_for).await {
-            Ok(()) => {}
-            Err(StoreError::LeaseLost { .. }) => {
+        let deadline = renewed + length.saturating_sub(margin);
+        tokio::time::sleep_until(next.min(deadline).into()).await;
+        if Instant::now() >= deadline {
+            tracing::error!(
+                message = "The job's lease could not be renewed and is about to lapse; stopping it before another worker takes it.",
+                lease_ms = length.as_millis() as u64
+            );
+            lost.cancel();
+            return;
+        }
+        let asked = Instant::now();
+        match tokio::time::timeout_at(deadline.into(), store.heartbeat(&mut lease, length)).await {
+            Ok(Ok(())) => {
+                renewed = asked;
+                next = renewed + every;
+            }
+            Ok(Err(StoreError::LeaseLost { .. })) => {
                 lost.cancel();
                 return;
             }
-            Err(error) => tracing::warn!(message = "Could not renew the job's lease.", %error),
+            Ok(Err(error)) => {
+                tracing::warn!(message = "Could not renew the job's lease; trying again.", %error);
+                next = Instant::now() + every / 4;
+            }
+            // The deadline passed while the store did not answer: stopped above.
+            Err(_) => next = Instant::now(),
         }
     }
 }

@@ -310,6 +310,121 @@ mod sqlite {
     }
 }
 
+/// A job that writes (to an ERP, say) every 20 ms until it is stopped, the first time it
+/// runs; the next run finishes at once. Records who wrote when.
+struct Writer {
+    writes: Mutex<Vec<(String, std::time::Instant)>>,
+}
+
+#[async_trait]
+impl JobHandler for Writer {
+    async fn run(&self, ctx: &JobContext) -> Result<Effects, JobError> {
+        let me = ctx.job.worker.clone().unwrap_or_default();
+        loop {
+            self.writes
+                .lock()
+                .unwrap()
+                .push((me.clone(), std::time::Instant::now()));
+            if ctx.job.attempts > 1 {
+                return Ok(Effects::none());
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+/// A worker cut off from the store (its database fails over mid-job) stops its handler
+/// before its lease lapses, so the worker that takes the job next never runs beside it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_worker_that_cannot_renew_its_lease_stops_before_another_takes_the_job() {
+    let t = support::postgres_with(fast_retries(), Some(Arc::new(SystemClock))).await;
+    let relay = support::CuttableRelay::start("127.0.0.1:5432").await;
+    let mut cut_off = t.options.clone();
+    cut_off.url = support::postgres_url_through(&t.options.url, relay.addr);
+    let cut_off = Store::open_with(cut_off, Arc::new(SystemClock))
+        .await
+        .unwrap();
+
+    let writer = Arc::new(Writer {
+        writes: Mutex::new(Vec::new()),
+    });
+    let mut handlers = HandlerRegistry::default();
+    handlers.register("write", writer.clone());
+    let lease = RunnerConfig {
+        workers: 1,
+        lease: Duration::from_secs(3),
+        ..config("first")
+    };
+    let first = tokio::spawn({
+        let runner = Runner::new(cut_off, handlers.clone(), lease.clone());
+        async move { runner.run(Shutdown::new()).await }
+    });
+    let id = t
+        .store
+        .enqueue(NewJob::new("acme", "write", json!({})))
+        .await
+        .unwrap()
+        .job_id();
+    for _ in 0..250 {
+        if !writer.writes.lock().unwrap().is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    relay.cut();
+    let cut_at = std::time::Instant::now();
+
+    let shutdown = Shutdown::new();
+    let second = tokio::spawn({
+        let runner = Runner::new(
+            t.store.clone(),
+            handlers,
+            RunnerConfig {
+                worker_id: "second".into(),
+                ..lease
+            },
+        );
+        let shutdown = shutdown.clone();
+        async move { runner.run(shutdown).await }
+    });
+    let mut done = false;
+    for _ in 0..500 {
+        let job = t.store.get_job(id, None).await.unwrap().unwrap();
+        if job.state == JobState::Succeeded {
+            done = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(done, "the second worker never finished the job");
+    shutdown.cancel();
+    second.await.unwrap();
+    first.abort();
+
+    let writes = writer.writes.lock().unwrap().clone();
+    let last_of_first = writes
+        .iter()
+        .filter(|(who, _)| who == "first")
+        .map(|(_, at)| *at)
+        .max()
+        .unwrap();
+    let first_of_second = writes
+        .iter()
+        .filter(|(who, _)| who == "second")
+        .map(|(_, at)| *at)
+        .min()
+        .unwrap();
+    assert!(
+        last_of_first < first_of_second,
+        "the cut-off worker wrote {:?} after the other took the job",
+        last_of_first - first_of_second
+    );
+    assert!(
+        last_of_first - cut_at < Duration::from_secs(3),
+        "the cut-off worker stopped only after its lease lapsed"
+    );
+}
+
 mod postgres {
     use super::*;
 

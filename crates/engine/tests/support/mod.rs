@@ -160,3 +160,60 @@ macro_rules! on_both_backends {
         }
     };
 }
+
+/// A TCP relay in front of a server that can be cut: from then on nothing passes either
+/// way, and the connections stay open but silent — the store as a worker sees it during
+/// a network partition or a database failover.
+pub struct CuttableRelay {
+    pub addr: std::net::SocketAddr,
+    cut: tokio::sync::watch::Sender<bool>,
+}
+
+impl CuttableRelay {
+    pub async fn start(target: &str) -> CuttableRelay {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind relay");
+        let addr = listener.local_addr().expect("relay address");
+        let (cut, watch) = tokio::sync::watch::channel(false);
+        let target = target.to_owned();
+        tokio::spawn(async move {
+            while let Ok((mut client, _)) = listener.accept().await {
+                let target = target.clone();
+                let mut watch = watch.clone();
+                tokio::spawn(async move {
+                    let already_cut = *watch.borrow();
+                    if already_cut {
+                        // Accepted, never answered.
+                        std::future::pending::<()>().await;
+                    }
+                    let Ok(mut server) = tokio::net::TcpStream::connect(&target).await else {
+                        return;
+                    };
+                    let relayed = tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut client, &mut server) => true,
+                        _ = watch.wait_for(|cut| *cut) => false,
+                    };
+                    if !relayed {
+                        // Hold both ends open, silent, until the test ends.
+                        std::future::pending::<()>().await;
+                    }
+                });
+            }
+        });
+        CuttableRelay { addr, cut }
+    }
+
+    pub fn cut(&self) {
+        let _ = self.cut.send(true);
+    }
+}
+
+/// `url` (a PostgreSQL URL) with its host and port replaced by `addr`.
+pub fn postgres_url_through(url: &str, addr: std::net::SocketAddr) -> String {
+    let (scheme, rest) = url.split_once("://").expect("a URL");
+    let (user, rest) = rest.split_once('@').map_or(("", rest), |(u, r)| (u, r));
+    let path = rest.find('/').map_or("", |i| &rest[i..]);
+    let at = if user.is_empty() { "" } else { "@" };
+    format!("{scheme}://{user}{at}{addr}{path}")
+}
