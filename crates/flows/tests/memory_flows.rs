@@ -236,13 +236,27 @@ async fn an_erp_outage_parks_nothing_and_loses_nothing() {
     let orders = world.place_orders(10, 9);
     world.erp.set_down(true);
     world.start("orders").await;
-    // Let the imports fail a couple of times, then bring the ERP back.
-    tokio::time::sleep(Duration::from_millis(40)).await;
-    let failing = world.jobs(&[JobState::Pending]).await;
-    assert!(!failing.is_empty());
+    // Work runs while the ERP is down: every order's import is tried and fails on the
+    // ERP, more than once, and none is parked for it.
+    let tried_while_down = |jobs: &[kontor_engine::Job]| {
+        let imports: Vec<_> = jobs.iter().filter(|j| j.kind == "orders.import").collect();
+        imports.len() == orders.len()
+            && imports.iter().all(|j| {
+                j.attempts >= 2
+                    && j.last_error()
+                        .is_some_and(|e| e.message.contains("down (connection refused)"))
+            })
+    };
+    world.settle_until(tried_while_down).await;
+    assert!(
+        tried_while_down(&world.jobs(&[]).await),
+        "the imports never ran while the ERP was down"
+    );
+    assert!(world.erp.sales().is_empty());
+    world.assert_nothing_parked().await;
     world.erp.set_down(false);
     world.settle().await;
-    assert!(world.jobs(&[JobState::Parked]).await.is_empty());
+    world.assert_nothing_parked().await;
     for order in &orders {
         assert_eq!(world.erp.sales_for(&order.number).len(), 1);
     }

@@ -12,7 +12,6 @@
 mod support;
 
 use std::collections::BTreeSet;
-use std::time::Duration;
 
 use kontor_connector::PaymentSink;
 use kontor_connectors::memory::{MemorySystem, OrderGenerator, SellableItem};
@@ -265,8 +264,9 @@ async fn one_idempotency_key_twice_is_one_order_in_the_erp() {
             server.get(&path, &shop_key).await.1["state"] == "in_erp"
         })
         .await;
-    // A poll of the inbox finds the same order and makes nothing new.
-    server
+    // A poll of the inbox finds the same order and makes nothing new: once it and
+    // whatever it queued have run, the ERP still has the order once.
+    let poll = server
         .app
         .store
         .enqueue(
@@ -277,8 +277,26 @@ async fn one_idempotency_key_twice_is_one_order_in_the_erp() {
                 .start_job(),
         )
         .await
-        .unwrap();
-    tokio::time::sleep(Duration::from_millis(500)).await;
+        .unwrap()
+        .job_id();
+    server.until_state(poll, JobState::Succeeded).await;
+    server
+        .until("the poll's work done", async || {
+            server
+                .app
+                .store
+                .list_jobs(&kontor_engine::JobFilter {
+                    tenant: Some("acme".into()),
+                    flow: Some("portal_orders".into()),
+                    states: vec![JobState::Pending, JobState::Running],
+                    limit: 10,
+                    ..Default::default()
+                })
+                .await
+                .unwrap()
+                .is_empty()
+        })
+        .await;
     assert_eq!(
         erp.sales_for(&number).len(),
         1,
