@@ -4,7 +4,6 @@
 mod support;
 
 use std::collections::HashSet;
-use std::time::Duration;
 
 use kontor_connectors::memory::WEB_WAREHOUSE;
 use kontor_engine::{EnqueueOutcome, JobFilter, JobState};
