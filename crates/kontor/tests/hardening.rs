@@ -269,3 +269,134 @@ async fn no_configuration_route_reads_a_host_file_a_variable_or_another_tenants_
     assert!(!config.contains(&canary));
     assert!(!config.contains("beta-ledger-password") && !config.contains("acme-ledger-password"));
 }
+
+/// The process's resident memory now, in MiB (Linux).
+fn resident_mib() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .map_or(0, |kib| kib / 1024)
+}
+
+async fn sign_in(app: &TestApp, from: &str, username: &str, password: &str) -> StatusCode {
+    let client = reqwest::Client::builder()
+        .local_address(from.parse::<std::net::IpAddr>().ok())
+        .build()
+        .unwrap();
+    client
+        .post(format!("{}/api/v1/session", app.base))
+        .json(&json!({ "username": username, "password": password }))
+        .send()
+        .await
+        .unwrap()
+        .status()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn anonymous_sign_ins_cannot_exhaust_memory_nor_lock_an_operator_out() {
+    let app = TestApp::spawn().await;
+    let admin = app.token(&["Kontor.Admin"], &["group-acme"]);
+    let (status, made) = app
+        .call(
+            Method::PUT,
+            "/api/v1/users/ops",
+            Some(&admin),
+            Some(json!({ "password": "the operator's own password", "role": "operator", "tenants": ["acme"] })),
+        )
+        .await;
+    assert!(status.is_success(), "{made}");
+
+    // A stranger sends 64 sign-ins at once, each for a made-up account: each would
+    // hash a password (~19 MiB apiece). They are refused or answered, and memory stays
+    // in bounds.
+    let before = resident_mib();
+    let peak = Arc::new(std::sync::atomic::AtomicU64::new(before));
+    let sampling = tokio::spawn({
+        let peak = peak.clone();
+        async move {
+            loop {
+                peak.fetch_max(resident_mib(), std::sync::atomic::Ordering::SeqCst);
+                tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+            }
+        }
+    });
+    let attempts = (0..64).map(|n| {
+        let app = &app;
+        async move { sign_in(app, "127.0.0.2", &format!("guess-{n}"), "wrong password!").await }
+    });
+    let answers = futures_util::future::join_all(attempts).await;
+    sampling.abort();
+    assert!(
+        answers
+            .iter()
+            .all(|s| *s == StatusCode::UNAUTHORIZED || *s == StatusCode::TOO_MANY_REQUESTS),
+        "{answers:?}"
+    );
+    let grew = peak.load(std::sync::atomic::Ordering::SeqCst) - before;
+    assert!(grew < 300, "64 anonymous sign-ins took {grew} MiB more");
+
+    // The stranger guesses the operator's password until refused...
+    let mut refused = false;
+    for _ in 0..20 {
+        tokio::time::sleep(std::time::Duration::from_millis(150)).await;
+        if sign_in(&app, "127.0.0.2", "ops", "a wrong guess").await == StatusCode::TOO_MANY_REQUESTS
+        {
+            refused = true;
+            break;
+        }
+    }
+    assert!(refused, "the stranger's guesses were never limited");
+    // ...and the operator, from their own address, still signs in.
+    assert_eq!(
+        sign_in(&app, "127.0.0.1", "ops", "the operator's own password").await,
+        StatusCode::CREATED
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn made_up_webhook_paths_grow_no_metrics_and_tell_no_tenant_apart() {
+    let app = TestApp::spawn().await;
+    let post = async |path: &str| {
+        let response = app
+            .http
+            .post(format!("{}/hooks/{path}", app.base))
+            .header("content-type", "application/json")
+            .body("{}")
+            .send()
+            .await
+            .unwrap();
+        (response.status(), response.text().await.unwrap())
+    };
+    for n in 0..2000 {
+        let answer = post(&format!("stranger-{n}/conn-{n}")).await;
+        assert_eq!(answer.0, StatusCode::NOT_FOUND);
+    }
+    let metrics = app
+        .http
+        .get(format!("{}/metrics", app.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        !metrics.contains("stranger-"),
+        "made-up paths became series"
+    );
+    let webhook_series = metrics
+        .lines()
+        .filter(|l| l.starts_with("kontor_webhooks"))
+        .count();
+    assert!(webhook_series <= 2, "{webhook_series} series: {metrics}");
+
+    // No such tenant, a tenant's unknown connection, a connection without webhooks.
+    let answers = [
+        post("nobody/erp").await,
+        post("acme/nope").await,
+        post("acme/erp").await,
+    ];
+    assert!(answers.iter().all(|a| *a == answers[0]), "{answers:?}");
+}

@@ -71,7 +71,7 @@ fn refuse(status: StatusCode, code: &str, message: String) -> Response {
     responses(
         (status = 200, description = "Queued (or a repeat: `duplicate: true`)"),
         (status = 401, description = "Missing or wrong signature", body = super::api::ErrorBody),
-        (status = 404, description = "No such connection, or it takes no webhooks", body = super::api::ErrorBody),
+        (status = 404, description = "No such tenant or connection, or it takes no webhooks: one answer for all three", body = super::api::ErrorBody),
     ))]
 pub(crate) async fn receive(
     State(state): State<ServerState>,
@@ -79,28 +79,24 @@ pub(crate) async fn receive(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let count = |outcome: &'static str| {
-        metrics::counter!("kontor_webhooks_total", "tenant" => tenant.clone(), "connection" => connection.clone(), "outcome" => outcome).increment(1);
-    };
-    let Some(connector) = state
+    // Only a connection that takes webhooks names a metric's series: a stranger's
+    // made-up paths must not grow /metrics, nor tell which tenants exist.
+    let Some(receiver) = state
         .app
         .tenant(&tenant)
         .and_then(|live| live.connections.get(&connection).cloned())
+        .and_then(|connector| connector.webhooks())
     else {
-        count("unknown_connection");
+        metrics::counter!("kontor_webhooks_unroutable_total").increment(1);
+        tracing::debug!(message = "Webhook for no webhook endpoint.", %tenant, %connection);
         return refuse(
             StatusCode::NOT_FOUND,
-            "unknown_connection",
-            format!("tenant `{tenant}` has no connection `{connection}`"),
+            "not_found",
+            "no webhook endpoint here".to_owned(),
         );
     };
-    let Some(receiver) = connector.webhooks() else {
-        count("not_configured");
-        return refuse(
-            StatusCode::NOT_FOUND,
-            "webhooks_not_configured",
-            format!("connection `{connection}` takes no webhooks (is its webhook secret set?)"),
-        );
+    let count = |outcome: &'static str| {
+        metrics::counter!("kontor_webhooks_total", "tenant" => tenant.clone(), "connection" => connection.clone(), "outcome" => outcome).increment(1);
     };
     let headers = WebhookHeaders::new(
         headers

@@ -203,6 +203,25 @@ impl PageQuery {
     }
 }
 
+/// The address a request comes from (the TCP peer; behind a reverse proxy, the
+/// proxy's), when the server knows it.
+pub struct PeerAddress(pub Option<std::net::IpAddr>);
+
+impl<S: Send + Sync> FromRequestParts<S> for PeerAddress {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(PeerAddress(peer(parts)))
+    }
+}
+
+fn peer(parts: &Parts) -> Option<std::net::IpAddr> {
+    parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|info| info.0.ip())
+}
+
 /// The caller of a request, authenticated.
 pub struct Caller(pub Principal);
 
@@ -213,10 +232,7 @@ impl FromRequestParts<ServerState> for Caller {
         parts: &mut Parts,
         state: &ServerState,
     ) -> Result<Self, Self::Rejection> {
-        let peer = parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|info| info.0.ip());
+        let peer = peer(parts);
         let principal = state
             .auth
             .authenticate(&parts.headers, &parts.method, peer)

@@ -5,6 +5,7 @@
 //! sends with every change. Accounts are managed by admins, each within the tenants they
 //! act for.
 
+use std::net::IpAddr;
 use std::num::NonZeroU32;
 use std::sync::Arc;
 
@@ -27,16 +28,76 @@ use crate::server::auth::accounts::{
 use crate::server::auth::{Role, SESSION_COOKIE, Tenants, Via, session_cookie, session_hash};
 use crate::server::error::ApiError;
 
-/// Sign-in attempts allowed per account name and minute, before the next waits.
+/// Sign-in attempts allowed per source address and account name each minute.
 const SIGN_INS_PER_MINUTE: u32 = 10;
+/// Sign-ins checked per second and processor core, whoever makes them.
+const SIGN_INS_PER_SECOND_PER_CORE: u32 = 10;
+/// Past this many (address, account) pairs, the ones whose limit has recovered are
+/// forgotten, so made-up names cannot grow memory.
+const REMEMBERED_PAIRS: usize = 10_000;
 
-pub type SignInLimiter = governor::DefaultKeyedRateLimiter<String>;
+/// What stands between an anonymous sign-in and the password hash: a global rate, a
+/// limit per source address and account (so a stranger elsewhere cannot lock an
+/// operator out), and a pool as large as the machine has cores for the hashing itself
+/// (each Argon2id check takes ~19 MiB; unbounded, parallel attempts took gigabytes).
+pub struct SignInLimiter {
+    overall: governor::DefaultDirectRateLimiter,
+    per_source: governor::DefaultKeyedRateLimiter<(Option<IpAddr>, String)>,
+    hashing: tokio::sync::Semaphore,
+}
+
+impl SignInLimiter {
+    /// Whether an attempt from `source` for `username` may go on to the password check.
+    fn admit(&self, source: Option<IpAddr>, username: &str) -> Result<(), ApiError> {
+        if self.overall.check().is_err() {
+            tracing::warn!(message = "Sign-ins refused: too many attempts overall.");
+            return Err(ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "too_many_attempts",
+                "too many sign-in attempts; wait a moment",
+            ));
+        }
+        if self.per_source.len() > REMEMBERED_PAIRS {
+            self.per_source.retain_recent();
+        }
+        if self
+            .per_source
+            .check_key(&(source, username.to_owned()))
+            .is_err()
+        {
+            tracing::warn!(message = "Sign-ins refused: too many attempts.", %username, source = ?source);
+            return Err(ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "too_many_attempts",
+                "too many sign-in attempts for this account from here; wait a minute",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Checks `password` against `hash` on the blocking pool, no more at once than
+    /// the machine has cores.
+    async fn verify(&self, password: String, hash: String) -> bool {
+        let Ok(_turn) = self.hashing.acquire().await else {
+            return false;
+        };
+        tokio::task::spawn_blocking(move || verify_password(&password, &hash))
+            .await
+            .unwrap_or(false)
+    }
+}
 
 pub fn sign_in_limiter() -> Arc<SignInLimiter> {
+    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+    let cores = u32::try_from(cores).unwrap_or(u32::MAX);
     let per_minute = NonZeroU32::new(SIGN_INS_PER_MINUTE).unwrap_or(NonZeroU32::MIN);
-    Arc::new(governor::RateLimiter::keyed(governor::Quota::per_minute(
-        per_minute,
-    )))
+    let per_second = NonZeroU32::new(SIGN_INS_PER_SECOND_PER_CORE.saturating_mul(cores))
+        .unwrap_or(NonZeroU32::MIN);
+    Arc::new(SignInLimiter {
+        overall: governor::RateLimiter::direct(governor::Quota::per_second(per_second)),
+        per_source: governor::RateLimiter::keyed(governor::Quota::per_minute(per_minute)),
+        hashing: tokio::sync::Semaphore::new(cores as usize),
+    })
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -136,30 +197,21 @@ fn refused_sign_in() -> ApiError {
     responses(
         (status = 201, description = "Signed in; the cookie is set", body = SessionView),
         (status = 401, description = "Wrong username or password", body = super::ErrorBody),
-        (status = 429, description = "Too many attempts for this account; wait a minute", body = super::ErrorBody),
+        (status = 429, description = "Too many attempts (for this account from this address, or overall); wait", body = super::ErrorBody),
     ))]
 pub(super) async fn sign_in(
     State(state): State<ServerState>,
+    source: super::PeerAddress,
     request: Result<Json<SignIn>, JsonRejection>,
 ) -> Result<Response, ApiError> {
     let Json(request) = body(request)?;
     let username = request.username.trim().to_lowercase();
-    if state.sign_ins.check_key(&username).is_err() {
-        tracing::warn!(message = "Sign-ins refused: too many attempts.", %username);
-        return Err(ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "too_many_attempts",
-            "too many sign-in attempts for this account; wait a minute",
-        ));
-    }
+    state.sign_ins.admit(source.0, &username)?;
     let found = state.app.store.user_with_hash(&username).await?;
     let hash = found
         .as_ref()
         .map_or_else(|| decoy_hash().to_owned(), |(_, hash)| hash.clone());
-    let password = request.password;
-    let matches = tokio::task::spawn_blocking(move || verify_password(&password, &hash))
-        .await
-        .unwrap_or(false);
+    let matches = state.sign_ins.verify(request.password, hash).await;
     let Some((user, _)) = found.filter(|_| matches) else {
         tracing::info!(message = "A sign-in was refused.", %username);
         return Err(refused_sign_in());
