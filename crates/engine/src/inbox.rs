@@ -22,7 +22,8 @@ pub struct NewSubmission<'a> {
     pub idempotency_key: &'a str,
     /// A hash of the request body, to tell a retry from a different order.
     pub request_hash: &'a str,
-    pub body: &'a serde_json::Value,
+    /// The order, as JSON text.
+    pub body: &'a str,
 }
 
 /// A submission, as stored.
@@ -35,7 +36,9 @@ pub struct Submission {
     pub order_id: String,
     pub idempotency_key: String,
     pub request_hash: String,
-    pub body: serde_json::Value,
+    /// The order, as JSON text (parsed only by whoever needs it: a large order is not
+    /// turned into a tree of values on every read).
+    pub body: String,
     pub submitted_at: DateTime<Utc>,
 }
 
@@ -56,7 +59,6 @@ const COLUMNS: &str =
     "seq, tenant, connection, order_id, idempotency_key, request_hash, body, submitted_at";
 
 fn submission_from_row(row: &Row) -> Result<Submission, StoreError> {
-    let body: String = row.get("body")?;
     Ok(Submission {
         seq: row.get("seq")?,
         tenant: row.get("tenant")?,
@@ -64,7 +66,7 @@ fn submission_from_row(row: &Row) -> Result<Submission, StoreError> {
         order_id: row.get("order_id")?,
         idempotency_key: row.get("idempotency_key")?,
         request_hash: row.get("request_hash")?,
-        body: serde_json::from_str(&body).map_err(StoreError::corrupt("submitted order"))?,
+        body: row.get("body")?,
         submitted_at: from_micros(row.get("submitted_at")?),
     })
 }
@@ -107,7 +109,7 @@ impl Store {
             new.request_hash,
         ]
         .map(str::to_owned);
-        let (body, now) = (new.body.to_string(), self.now());
+        let (body, now) = (new.body.to_owned(), self.now());
         let max_attempts = self.retry_policy().max_attempts;
         let submitted = self
             .write(move |sql| {

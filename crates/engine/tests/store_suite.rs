@@ -1054,7 +1054,7 @@ async fn accounts_sessions_and_sign_ins(t: TestStore) {
 /// transaction; a retry of the same submission stores and enqueues nothing more.
 async fn a_submission_is_stored_with_its_import_once(t: TestStore) {
     let s = &t.store;
-    let body = json!({"id": "o-1", "number": "1001"});
+    let body = json!({"id": "o-1", "number": "1001"}).to_string();
     let new = NewSubmission {
         tenant: "acme",
         connection: "portal",

@@ -32,12 +32,12 @@ pub struct DayRow {
     pub channel: String,
     pub currency: Currency,
     pub orders: u64,
-    #[serde(with = "rust_decimal::serde::str")]
+    #[serde(with = "kontor_model::decimal::plain")]
     pub units: Decimal,
     /// What customers paid, tax included.
-    #[serde(with = "rust_decimal::serde::str")]
+    #[serde(with = "kontor_model::decimal::plain")]
     pub gross: Decimal,
-    #[serde(with = "rust_decimal::serde::str")]
+    #[serde(with = "kontor_model::decimal::plain")]
     pub tax: Decimal,
 }
 
@@ -47,10 +47,10 @@ pub struct ProductRow {
     pub sku: String,
     pub name: String,
     pub currency: Currency,
-    #[serde(with = "rust_decimal::serde::str")]
+    #[serde(with = "kontor_model::decimal::plain")]
     pub units: Decimal,
     /// Line totals after line discounts, tax included.
-    #[serde(with = "rust_decimal::serde::str")]
+    #[serde(with = "kontor_model::decimal::plain")]
     pub gross: Decimal,
 }
 
@@ -60,7 +60,7 @@ pub struct TotalRow {
     pub channel: String,
     pub currency: Currency,
     pub orders: u64,
-    #[serde(with = "rust_decimal::serde::str")]
+    #[serde(with = "kontor_model::decimal::plain")]
     pub gross: Decimal,
 }
 

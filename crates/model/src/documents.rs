@@ -93,7 +93,7 @@ impl Validate for Invoice {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ShipmentLine {
     pub sku: String,
-    #[serde(with = "rust_decimal::serde::str")]
+    #[serde(with = "crate::decimal::plain")]
     pub quantity: Decimal,
 }
 
@@ -145,7 +145,7 @@ impl Validate for Shipment {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ReturnLine {
     pub sku: String,
-    #[serde(with = "rust_decimal::serde::str")]
+    #[serde(with = "crate::decimal::plain")]
     pub quantity: Decimal,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
@@ -184,7 +184,7 @@ impl Validate for Return {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TransferLine {
     pub sku: String,
-    #[serde(with = "rust_decimal::serde::str")]
+    #[serde(with = "crate::decimal::plain")]
     pub quantity: Decimal,
 }
 

@@ -6,6 +6,7 @@
 //! offending field.
 
 pub mod catalogue;
+pub mod decimal;
 pub mod documents;
 pub mod money;
 #[cfg(feature = "openapi")]

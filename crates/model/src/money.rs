@@ -126,7 +126,7 @@ impl<'de> Deserialize<'de> for Currency {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Money {
-    #[serde(with = "rust_decimal::serde::str")]
+    #[serde(with = "crate::decimal::plain")]
     pub amount: Decimal,
     pub currency: Currency,
 }

@@ -15,7 +15,7 @@ use crate::validate::{Validate, Validator};
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(transparent)]
-pub struct TaxRate(#[serde(with = "rust_decimal::serde::str")] pub Decimal);
+pub struct TaxRate(#[serde(with = "crate::decimal::plain")] pub Decimal);
 
 impl TaxRate {
     pub const ZERO: TaxRate = TaxRate(Decimal::ZERO);
@@ -158,7 +158,7 @@ pub struct OrderLine {
     pub id: String,
     pub sku: String,
     pub name: String,
-    #[serde(with = "rust_decimal::serde::str")]
+    #[serde(with = "crate::decimal::plain")]
     pub quantity: Decimal,
     /// Price of one unit before the line's discount; gross or net as the order says.
     pub unit_price: Money,
@@ -344,6 +344,14 @@ impl Order {
     }
 }
 
+fn check_tax_rate(v: &mut Validator, field: &str, rate: TaxRate) {
+    v.check(
+        (Decimal::ZERO..=Decimal::ONE_HUNDRED).contains(&rate.percent()),
+        field,
+        format!("must be between 0 and 100 (percent), is {}", rate.percent()),
+    );
+}
+
 fn check_currency(v: &mut Validator, field: &str, money: &Money, currency: Currency) {
     v.check(
         money.currency == currency,
@@ -380,11 +388,7 @@ impl Validate for Order {
                 &field("discount"),
                 "must not be negative",
             );
-            v.check(
-                !line.tax_rate.percent().is_sign_negative(),
-                &field("tax_rate"),
-                "must not be negative",
-            );
+            check_tax_rate(v, &field("tax_rate"), line.tax_rate);
             check_currency(v, &field("unit_price"), &line.unit_price, self.currency);
             check_currency(v, &field("discount"), &line.discount, self.currency);
             if let Ok(amount) = line.amount() {
@@ -396,6 +400,7 @@ impl Validate for Order {
             }
         }
         if let Some(shipping) = &self.shipping {
+            check_tax_rate(v, "shipping.tax_rate", shipping.tax_rate);
             check_currency(v, "shipping.amount", &shipping.amount, self.currency);
             v.check(
                 !shipping.amount.is_negative(),
@@ -404,6 +409,7 @@ impl Validate for Order {
             );
         }
         for (i, discount) in self.discounts.iter().enumerate() {
+            check_tax_rate(v, &format!("discounts[{i}].tax_rate"), discount.tax_rate);
             check_currency(
                 v,
                 &format!("discounts[{i}].amount"),

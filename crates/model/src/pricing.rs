@@ -45,7 +45,7 @@ pub struct Price {
     #[serde(default)]
     pub kind: PriceKind,
     /// Applies from this quantity up (tiered prices); 1 for a plain price.
-    #[serde(default = "one", with = "rust_decimal::serde::str")]
+    #[serde(default = "one", with = "crate::decimal::plain")]
     pub min_quantity: Decimal,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub valid_from: Option<DateTime<Utc>>,

@@ -13,10 +13,10 @@ pub struct StockLevel {
     pub sku: String,
     /// The ERP's warehouse code; mapped to shop locations by configuration.
     pub warehouse: String,
-    #[serde(with = "rust_decimal::serde::str")]
+    #[serde(with = "crate::decimal::plain")]
     pub on_hand: Decimal,
     /// Promised to orders not yet shipped.
-    #[serde(default, with = "rust_decimal::serde::str")]
+    #[serde(default, with = "crate::decimal::plain")]
     pub reserved: Decimal,
     /// Expected deliveries, for "available from" in the shop.
     #[serde(default)]
@@ -26,7 +26,7 @@ pub struct StockLevel {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct IncomingStock {
-    #[serde(with = "rust_decimal::serde::str")]
+    #[serde(with = "crate::decimal::plain")]
     pub quantity: Decimal,
     pub expected_on: NaiveDate,
 }

@@ -23,7 +23,7 @@ pub struct DraftLine {
     pub product_id: Option<String>,
     pub sku: String,
     pub description: String,
-    #[serde(with = "rust_decimal::serde::str")]
+    #[serde(with = "kontor_model::decimal::plain")]
     pub quantity: Decimal,
     /// Per unit, before the line discount; net or gross as the draft says.
     pub unit_price: Money,
@@ -59,7 +59,7 @@ pub struct SalesDraft {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SalesLine {
     pub sku: String,
-    #[serde(with = "rust_decimal::serde::str")]
+    #[serde(with = "kontor_model::decimal::plain")]
     pub quantity: Decimal,
     /// The line's gross total as the ERP computed it.
     pub total: Money,

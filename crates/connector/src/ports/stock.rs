@@ -35,7 +35,7 @@ pub struct StockUpdate {
     pub variant_id: Option<String>,
     /// The shop's location (mapped from ERP warehouses by configuration).
     pub location: String,
-    #[serde(with = "rust_decimal::serde::str")]
+    #[serde(with = "kontor_model::decimal::plain")]
     pub available: Decimal,
     /// The next expected delivery, for shops that show planned availability.
     pub incoming: Option<IncomingStock>,

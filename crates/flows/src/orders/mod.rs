@@ -49,7 +49,7 @@ pub struct OrdersOptions {
     /// (e.g. `cash_on_delivery`).
     pub unpaid_methods: Vec<String>,
     /// Largest accepted difference between the ERP document's total and the order's.
-    #[serde(with = "rust_decimal::serde::str")]
+    #[serde(with = "kontor_model::decimal::plain")]
     pub tolerance: Decimal,
     /// SKU of an ERP service product for a rounding line that closes a difference
     /// within `tolerance`, so the document totals exactly what the customer paid.

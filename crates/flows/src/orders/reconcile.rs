@@ -18,7 +18,7 @@ pub struct TotalsDiff {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LineDiff {
     pub sku: String,
-    #[serde(with = "rust_decimal::serde::str")]
+    #[serde(with = "kontor_model::decimal::plain")]
     pub quantity: Decimal,
     /// Gross, as the shop priced the line.
     pub order: Option<Money>,

@@ -27,7 +27,7 @@ use crate::kinds;
 #[serde(deny_unknown_fields, default)]
 pub struct StockOptions {
     /// Kept back from every location, so the shop never sells the last pieces.
-    #[serde(with = "rust_decimal::serde::str")]
+    #[serde(with = "kontor_model::decimal::plain")]
     pub safety_stock: Decimal,
     /// Stock levels read per poll.
     pub page_size: usize,

@@ -81,6 +81,9 @@ pub struct ServerSettings {
     pub public_url: Option<String>,
     /// Who may call the API.
     pub auth: AuthSettings,
+    /// The largest request body taken, in bytes (an order, a webhook); larger ones get
+    /// `413 body_too_large`.
+    pub max_body_bytes: usize,
 }
 
 impl Default for ServerSettings {
@@ -90,6 +93,7 @@ impl Default for ServerSettings {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             public_url: None,
             auth: AuthSettings::default(),
+            max_body_bytes: 2 * 1024 * 1024,
         }
     }
 }
@@ -244,6 +248,12 @@ impl super::ConfigFile {
             problems.push(ConfigProblem::new(
                 "runner.retry.initial_delay",
                 "must not exceed max_delay",
+            ));
+        }
+        if !(1024..=256 * 1024 * 1024).contains(&self.server.max_body_bytes) {
+            problems.push(ConfigProblem::new(
+                "server.max_body_bytes",
+                "must be between 1024 and 268435456 (256 MiB)",
             ));
         }
         if self.server.auth.session_ttl < Duration::from_secs(60) {

@@ -64,9 +64,13 @@ pub const OPENAPI_PATH: &str = "/api/v1/openapi.json";
 
 pub fn router(state: ServerState) -> Router {
     let (routes, openapi) = api::routes().split_for_parts();
+    let max_body = state.app.config.server.max_body_bytes;
     // The docs page also serves the document itself, at OPENAPI_PATH.
     routes
         .with_state(state.clone())
+        .fallback(|| async { error::ApiError::not_found("no such route") })
+        .layer(axum::extract::DefaultBodyLimit::max(max_body))
+        .layer(axum::middleware::map_response(error::json_errors))
         .merge(SwaggerUi::new("/api/docs").url(OPENAPI_PATH, openapi))
         .merge(console::routes().with_state(state))
         .layer(tower_http::trace::TraceLayer::new_for_http())

@@ -20,7 +20,7 @@ use serde_json::json;
 use utoipa::{IntoParams, ToSchema};
 
 use super::Caller;
-use super::jobs::body;
+use super::body::body;
 use super::tenant::query;
 use crate::app::AppError;
 use crate::config::TenantConfig;

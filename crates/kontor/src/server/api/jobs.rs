@@ -8,6 +8,7 @@ use kontor_engine::{Job, JobFilter, JobState};
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
+use super::body::body;
 use super::tenant::query;
 use super::{Caller, Page};
 use crate::server::ServerState;
@@ -220,20 +221,4 @@ pub(super) async fn edit_and_retry_job(
         .await?;
     tracing::info!(message = "Job edited and retried through the API.", job_id, %tenant, by = %caller.subject);
     Ok(Json(job))
-}
-
-/// A body that did not parse, as a structured error naming the field when serde does.
-pub(super) fn body<T>(request: Result<Json<T>, JsonRejection>) -> Result<Json<T>, ApiError> {
-    request.map_err(|rejection| invalid_body(rejection.body_text()))
-}
-
-/// An `invalid_body` error for serde's message, with the field it names
-/// (`missing field `reason``, `unknown field `x``), else `body`.
-pub(super) fn invalid_body(message: String) -> ApiError {
-    let field = message
-        .split_once("field `")
-        .and_then(|(_, rest)| rest.split_once('`'))
-        .map_or("body", |(name, _)| name)
-        .to_owned();
-    ApiError::bad_request("invalid_body", "body", message).with_field(field)
 }

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::Caller;
-use super::jobs::body;
+use super::body::body;
 use crate::server::ServerState;
 use crate::server::auth::{Role, mint_key};
 use crate::server::error::ApiError;

@@ -5,6 +5,7 @@
 //! OIDC token or an API key) and, under `/api/v1/tenants/{tenant}`, acts for that one
 //! tenant only: a tenant the caller does not act for reads as not found.
 
+mod body;
 mod config;
 mod documents;
 mod jobs;
@@ -13,6 +14,7 @@ mod orders;
 mod overview;
 mod people;
 mod reads;
+mod submission_rules;
 mod system;
 mod tenant;
 

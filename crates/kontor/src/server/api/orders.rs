@@ -6,7 +6,8 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::body::Bytes;
+use axum::extract::rejection::{BytesRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Json;
@@ -18,7 +19,8 @@ use kontor_model::{Order, Validate};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::jobs::{body, invalid_body};
+use super::body::parse_json;
+use super::submission_rules;
 use super::tenant::query;
 use super::{Caller, Page, PageQuery};
 use crate::app::LiveTenant;
@@ -76,7 +78,7 @@ pub(super) async fn submit_order(
     Path(tenant): Path<String>,
     inbox: Result<Query<InboxQuery>, QueryRejection>,
     headers: HeaderMap,
-    order: Result<Json<serde_json::Value>, JsonRejection>,
+    body: Result<Bytes, BytesRejection>,
 ) -> Result<(StatusCode, Json<SubmittedOrder>), ApiError> {
     let live = caller.live_tenant(&state, Role::ShopIntegration, &tenant)?;
     let connection = inbox_connection(&live, query(inbox)?.connection.as_deref())?;
@@ -93,10 +95,11 @@ pub(super) async fn submit_order(
             )
         })?
         .to_owned();
-    let Json(raw) = body(order)?;
-    let order: Order =
-        serde_json::from_value(raw.clone()).map_err(|e| invalid_body(e.to_string()))?;
-    if let Err(errors) = order.validate() {
+    let order: Order = parse_json(&headers, body)?;
+    if let Err(errors) = order
+        .validate()
+        .and_then(|()| submission_rules::check(&order))
+    {
         let first = errors.0.first();
         return Err(ApiError::bad_request(
             "invalid_order",
@@ -114,6 +117,11 @@ pub(super) async fn submit_order(
             external_id: order.id.clone(),
         },
     );
+    // Kept as the order reads (what Kontor will import), and told apart from another
+    // order by the hash of that: a retry that only reorders or respaces its fields is
+    // the same submission.
+    let text = serde_json::to_string(&order)
+        .map_err(|e| ApiError::unavailable("order_unwritable", e.to_string()))?;
     let submitted = state
         .app
         .store
@@ -123,8 +131,8 @@ pub(super) async fn submit_order(
                 connection: &connection,
                 order_id: &order.id,
                 idempotency_key: &key,
-                request_hash: &content_hash(&raw),
-                body: &raw,
+                request_hash: &content_hash(&order),
+                body: &text,
             },
             import,
         )
@@ -261,10 +269,14 @@ async fn view(store: &Store, submission: Submission) -> Result<SubmittedOrder, A
 }
 
 fn summary(submission: Submission, links: Vec<Link>) -> SubmittedOrder {
-    let number = submission.body["number"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
+    /// Only the number, read without building the rest.
+    #[derive(Deserialize)]
+    struct Numbered {
+        number: String,
+    }
+    let number = serde_json::from_str::<Numbered>(&submission.body)
+        .map(|n| n.number)
+        .unwrap_or_default();
     SubmittedOrder {
         id: submission.order_id,
         number,
@@ -320,7 +332,7 @@ fn unreadable(error: impl std::fmt::Display) -> ConnectorError {
 }
 
 fn order_of(submission: Submission) -> Result<Order, ConnectorError> {
-    serde_json::from_value(submission.body).map_err(|e| {
+    serde_json::from_str(&submission.body).map_err(|e| {
         ConnectorError::protocol(format!(
             "submitted order `{}` no longer reads as an order: {e}",
             submission.order_id

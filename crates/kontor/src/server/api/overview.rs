@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::Caller;
-use super::jobs::body;
+use super::body::body;
 use super::tenant::query;
 use crate::server::ServerState;
 use crate::server::auth::Role;

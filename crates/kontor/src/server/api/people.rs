@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::Caller;
-use super::jobs::body;
+use super::body::body;
 use crate::server::ServerState;
 use crate::server::auth::accounts::{
     PasswordError, decoy_hash, hash_password, person_role, random_token, valid_username,
