@@ -43,6 +43,10 @@ pub enum ConnectorError {
     /// The connector cannot do this with the system as configured.
     #[error("not supported: {0}")]
     Unsupported(String),
+    /// A change cursor this connection did not make (a caller's typo, a cursor kept
+    /// from another connection): the caller's fault, never the system's.
+    #[error("invalid cursor: {0}")]
+    InvalidCursor(String),
 }
 
 impl ConnectorError {
@@ -59,6 +63,12 @@ impl ConnectorError {
             message: message.into(),
             field: None,
         }
+    }
+
+    /// `cursor` is not one of this connection's cursors; `what` says whose it should be.
+    pub fn invalid_cursor(cursor: &str, what: &str) -> Self {
+        let shown: String = cursor.chars().take(80).collect();
+        ConnectorError::InvalidCursor(format!("`{shown}` is not {what}"))
     }
 
     pub fn protocol(message: impl Into<String>) -> Self {

@@ -21,7 +21,7 @@ impl SecondsCursor {
         match text {
             None => Ok(SecondsCursor::default()),
             Some(text) => serde_json::from_str(text)
-                .map_err(|e| ConnectorError::protocol(format!("order cursor `{text}`: {e}"))),
+                .map_err(|_| ConnectorError::invalid_cursor(text, "an order cursor")),
         }
     }
 

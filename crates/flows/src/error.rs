@@ -17,6 +17,7 @@ pub(crate) fn connector_failure(doing: &str, error: ConnectorError) -> JobError 
         ConnectorError::NotFound { .. } => (ErrorClass::Permanent, "not_found"),
         ConnectorError::Protocol { .. } => (ErrorClass::NeedsHuman, "protocol_error"),
         ConnectorError::Unsupported(_) => (ErrorClass::NeedsHuman, "unsupported"),
+        ConnectorError::InvalidCursor(_) => (ErrorClass::NeedsHuman, "invalid_cursor"),
     };
     let retry_after = error.retry_after();
     let mut job_error =

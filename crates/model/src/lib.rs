@@ -15,6 +15,7 @@ pub mod order;
 pub mod party;
 pub mod pricing;
 pub mod stock;
+pub mod submission;
 pub mod text;
 pub mod validate;
 

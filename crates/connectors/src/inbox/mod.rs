@@ -87,9 +87,9 @@ impl OrderSource for InboxConnector {
     ) -> Result<Changes<OrderSummary>, ConnectorError> {
         let after = match cursor {
             None => 0,
-            Some(cursor) => cursor.parse::<i64>().map_err(|_| {
-                ConnectorError::protocol(format!("`{cursor}` is not an inbox cursor"))
-            })?,
+            Some(cursor) => cursor
+                .parse::<i64>()
+                .map_err(|_| ConnectorError::invalid_cursor(cursor, "an inbox cursor"))?,
         };
         let orders = self
             .inbox

@@ -26,7 +26,7 @@ fn parse_time(text: &str) -> Result<Option<DateTime<Utc>>, ConnectorError> {
     }
     DateTime::parse_from_rfc3339(text)
         .map(|t| Some(t.with_timezone(&Utc)))
-        .map_err(|_| ConnectorError::protocol(format!("`{text}` is not a Tryton cursor time")))
+        .map_err(|_| ConnectorError::invalid_cursor(text, "a Tryton cursor time"))
 }
 
 fn format(time: DateTime<Utc>) -> String {

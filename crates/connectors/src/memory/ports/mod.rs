@@ -21,7 +21,7 @@ fn parse_cursor(cursor: Option<&str>) -> Result<u64, ConnectorError> {
         None => Ok(0),
         Some(c) => c
             .parse()
-            .map_err(|_| ConnectorError::protocol(format!("`{c}` is not a memory-system cursor"))),
+            .map_err(|_| ConnectorError::invalid_cursor(c, "a memory-system cursor")),
     }
 }
 

@@ -170,7 +170,7 @@ impl OrderSource for VendureSystem {
     ) -> Result<Changes<OrderSummary>, ConnectorError> {
         let mut position: Cursor = match cursor {
             Some(raw) => serde_json::from_str(raw).map_err(|e| {
-                ConnectorError::protocol(format!("Vendure order cursor `{raw}`: {e}"))
+                ConnectorError::invalid_cursor(raw, &format!("a Vendure order cursor ({e})"))
             })?,
             None => Cursor::default(),
         };

@@ -86,7 +86,7 @@ impl ReturnSource for VendureSystem {
     ) -> Result<Changes<Return>, ConnectorError> {
         let position: Cursor = match cursor {
             Some(raw) => serde_json::from_str(raw).map_err(|e| {
-                ConnectorError::protocol(format!("Vendure refund cursor `{raw}`: {e}"))
+                ConnectorError::invalid_cursor(raw, &format!("a Vendure refund cursor ({e})"))
             })?,
             None => Cursor::default(),
         };

@@ -14,7 +14,6 @@ mod orders;
 mod overview;
 mod people;
 mod reads;
-mod submission_rules;
 mod system;
 mod tenant;
 
@@ -295,6 +294,9 @@ pub(crate) fn connector_error(
     use kontor_connector::ConnectorError;
     match error {
         ConnectorError::NotFound { what } => ApiError::not_found(what),
+        ConnectorError::InvalidCursor(message) => {
+            ApiError::bad_request("invalid_cursor", "cursor", format!("cursor: {message}"))
+        }
         other if other.is_transient() => ApiError::new(
             StatusCode::BAD_GATEWAY,
             "system_unavailable",

@@ -20,7 +20,6 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::body::parse_json;
-use super::submission_rules;
 use super::tenant::query;
 use super::{Caller, Page, PageQuery};
 use crate::app::LiveTenant;
@@ -98,7 +97,7 @@ pub(super) async fn submit_order(
     let order: Order = parse_json(&headers, body)?;
     if let Err(errors) = order
         .validate()
-        .and_then(|()| submission_rules::check(&order))
+        .and_then(|()| kontor_model::submission::check(&order))
     {
         let first = errors.0.first();
         return Err(ApiError::bad_request(
