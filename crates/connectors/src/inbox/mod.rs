@@ -21,9 +21,25 @@ pub struct InboxConfig {
     pub description: Option<String>,
 }
 
-impl InboxConfig {
-    pub fn problems(&self) -> Vec<(&'static str, String)> {
-        Vec::new()
+impl crate::ConnectorSettings for InboxConfig {
+    fn capabilities(&self) -> kontor_connector::Capabilities {
+        [kontor_connector::Capability::OrderRead]
+            .into_iter()
+            .collect()
+    }
+
+    fn build(
+        &self,
+        ctx: &crate::BuildContext<'_>,
+    ) -> Result<Arc<dyn Connector>, crate::BuildError> {
+        let inbox = ctx
+            .inbox
+            .ok_or_else(|| ctx.fail("the API's order inbox is not available here"))?;
+        Ok(Arc::new(InboxConnector {
+            tenant: ctx.tenant.to_owned(),
+            connection: ctx.connection.to_owned(),
+            inbox: inbox.clone(),
+        }))
     }
 }
 

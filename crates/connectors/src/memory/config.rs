@@ -1,9 +1,13 @@
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
+use kontor_connector::{Capabilities, Connector};
 use serde::{Deserialize, Serialize};
 
 use super::system::{Knobs, Outage};
+use super::{MemoryConnector, MemorySystem};
+use crate::{BuildContext, BuildError, ConnectorSettings};
 
 /// A shop or ERP held in memory — for the demo, tests and benchmarks.
 ///
@@ -61,8 +65,31 @@ pub struct OutageConfig {
 }
 
 impl MemoryConfig {
-    /// Problems as (key, message), keys relative to the connection.
-    pub fn problems(&self) -> Vec<(&'static str, String)> {
+    pub fn knobs(&self) -> Knobs {
+        Knobs {
+            latency: self.latency.unwrap_or_default(),
+            error_rate: self.error_rate,
+            rate_limit: self.rate_limit,
+            outage: self.outage.map(|o| Outage {
+                after: o.after,
+                lasting: o.lasting,
+            }),
+            batch_size: self.batch_size.unwrap_or(100),
+            default_warehouse: self
+                .default_warehouse
+                .clone()
+                .unwrap_or_else(|| super::seed::WEB_WAREHOUSE.to_owned()),
+            tax_rounding: self.tax_rounding,
+        }
+    }
+}
+
+impl ConnectorSettings for MemoryConfig {
+    fn capabilities(&self) -> Capabilities {
+        super::connector::CAPABILITIES.iter().copied().collect()
+    }
+
+    fn problems(&self) -> Vec<(&'static str, String)> {
         let mut problems = Vec::new();
         if !(0.0..=1.0).contains(&self.error_rate) {
             problems.push((
@@ -82,21 +109,40 @@ impl MemoryConfig {
         problems
     }
 
-    pub fn knobs(&self) -> Knobs {
-        Knobs {
-            latency: self.latency.unwrap_or_default(),
-            error_rate: self.error_rate,
-            rate_limit: self.rate_limit,
-            outage: self.outage.map(|o| Outage {
-                after: o.after,
-                lasting: o.lasting,
-            }),
-            batch_size: self.batch_size.unwrap_or(100),
-            default_warehouse: self
-                .default_warehouse
-                .clone()
-                .unwrap_or_else(|| super::seed::WEB_WAREHOUSE.to_owned()),
-            tax_rounding: self.tax_rounding,
-        }
+    fn files(&self) -> Vec<(&'static str, &Path)> {
+        self.state_file
+            .as_deref()
+            .map(|file| ("state_file", file))
+            .into_iter()
+            .collect()
+    }
+
+    fn build(&self, ctx: &BuildContext<'_>) -> Result<Arc<dyn Connector>, BuildError> {
+        // One system per connection and process, shared with whoever else asks for it
+        // (the demo, tests, a rebuilt tenant keeping its records).
+        let system = match ctx.memory.get(ctx.tenant, ctx.connection) {
+            Some(system) => system,
+            None => {
+                let name = format!("{}/{}", ctx.tenant, ctx.connection);
+                let system = match &self.state_file {
+                    Some(file) => {
+                        let path = ctx.file("state_file", file)?;
+                        MemorySystem::open(&name, &path).map_err(|e| {
+                            ctx.fail(format!("state_file: cannot open {}: {e}", file.display()))
+                        })?
+                    }
+                    None => MemorySystem::new(&name),
+                };
+                if self.seed_demo && system.is_empty() {
+                    super::seed_demo(&system, 1)
+                        .map_err(|e| ctx.fail(format!("cannot seed demo data: {e}")))?;
+                }
+                ctx.memory
+                    .insert(ctx.tenant, ctx.connection, system.clone());
+                system
+            }
+        };
+        system.set_knobs(self.knobs());
+        Ok(Arc::new(MemoryConnector { system }))
     }
 }

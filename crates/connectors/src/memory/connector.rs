@@ -15,6 +15,31 @@ pub struct MemoryConnector {
     pub system: MemorySystem,
 }
 
+/// What a memory connection can do: everything, as a shop or as an ERP.
+pub(crate) const CAPABILITIES: &[kontor_connector::Capability] = &[
+    kontor_connector::Capability::CatalogueRead,
+    kontor_connector::Capability::CatalogueWrite,
+    kontor_connector::Capability::StockRead,
+    kontor_connector::Capability::StockWrite,
+    kontor_connector::Capability::OrderRead,
+    kontor_connector::Capability::SalesWrite,
+    kontor_connector::Capability::CustomerWrite,
+    kontor_connector::Capability::CustomerRead,
+    kontor_connector::Capability::AccountWrite,
+    kontor_connector::Capability::PriceRead,
+    kontor_connector::Capability::PriceWrite,
+    kontor_connector::Capability::PaymentWrite,
+    kontor_connector::Capability::InvoiceRead,
+    kontor_connector::Capability::InvoiceWrite,
+    kontor_connector::Capability::ShipmentRead,
+    kontor_connector::Capability::FulfilmentWrite,
+    kontor_connector::Capability::SalesRead,
+    kontor_connector::Capability::OrderStatusWrite,
+    kontor_connector::Capability::ReturnRead,
+    kontor_connector::Capability::ReturnWrite,
+    kontor_connector::Capability::TransferWrite,
+];
+
 #[async_trait]
 impl Connector for MemoryConnector {
     fn kind(&self) -> &'static str {

@@ -1,8 +1,13 @@
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use kontor_connector::Secret;
+use kontor_connector::{Capabilities, Connector};
 use serde::{Deserialize, Serialize};
+
+use super::{ShopifyAccess, ShopifyConnector, ShopifySystem};
+use crate::{BuildContext, BuildError, ConnectorSettings};
 
 /// A Shopify shop, spoken to through the Admin GraphQL API.
 ///
@@ -105,9 +110,14 @@ impl ShopifyConfig {
             format!("https://{shop}.myshopify.com")
         }
     }
+}
 
-    /// Problems as (key relative to the connection, message).
-    pub fn problems(&self) -> Vec<(&'static str, String)> {
+impl ConnectorSettings for ShopifyConfig {
+    fn capabilities(&self) -> Capabilities {
+        super::CAPABILITIES.iter().copied().collect()
+    }
+
+    fn problems(&self) -> Vec<(&'static str, String)> {
         let mut problems = Vec::new();
         if self.shop.trim().is_empty() {
             problems.push((
@@ -141,6 +151,36 @@ impl ShopifyConfig {
             problems.push(("timeout", "must be at least 1s".to_owned()));
         }
         problems
+    }
+
+    fn secrets_mut(&mut self) -> Vec<(&'static str, &mut Secret)> {
+        let mut secrets = vec![("access_token", &mut self.access_token)];
+        secrets.extend(self.client_secret.as_mut().map(|s| ("client_secret", s)));
+        secrets
+    }
+
+    fn files(&self) -> Vec<(&'static str, &Path)> {
+        self.ca_file
+            .as_deref()
+            .map(|file| ("ca_file", file))
+            .into_iter()
+            .collect()
+    }
+
+    fn address(&self) -> Option<String> {
+        Some(self.base_url())
+    }
+
+    fn build(&self, ctx: &BuildContext<'_>) -> Result<Arc<dyn Connector>, BuildError> {
+        let access = ShopifyAccess {
+            access_token: ctx.secret("access_token", &self.access_token)?,
+            client_secret: ctx.optional_secret("client_secret", self.client_secret.as_ref())?,
+            ca_pem: ctx.read_file("ca_file", self.ca_file.as_deref())?,
+        };
+        let system =
+            ShopifySystem::new(self.clone(), access).map_err(|e| ctx.fail(e.to_string()))?;
+        system.meter().name(ctx.tenant, ctx.connection, "shopify");
+        Ok(Arc::new(ShopifyConnector { system }))
     }
 }
 

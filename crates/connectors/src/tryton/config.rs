@@ -1,7 +1,12 @@
+use std::sync::Arc;
 use std::time::Duration;
 
 use kontor_connector::Secret;
+use kontor_connector::{Capabilities, Connector};
 use serde::{Deserialize, Serialize};
+
+use super::{TrytonConnector, TrytonSystem};
+use crate::{BuildContext, BuildError, ConnectorSettings};
 
 /// A Tryton server, spoken to over JSON-RPC.
 ///
@@ -67,9 +72,12 @@ fn default_poll_lag() -> Duration {
     Duration::from_secs(5)
 }
 
-impl TrytonConfig {
-    /// Problems as (key relative to the connection, message).
-    pub fn problems(&self) -> Vec<(&'static str, String)> {
+impl ConnectorSettings for TrytonConfig {
+    fn capabilities(&self) -> Capabilities {
+        super::CAPABILITIES.iter().copied().collect()
+    }
+
+    fn problems(&self) -> Vec<(&'static str, String)> {
         let mut problems = Vec::new();
         if !(self.url.starts_with("http://") || self.url.starts_with("https://")) {
             problems.push(("url", format!("`{}` is not an http(s) URL", self.url)));
@@ -87,6 +95,22 @@ impl TrytonConfig {
             problems.push(("timeout", "must be at least 1s".to_owned()));
         }
         problems
+    }
+
+    fn secrets_mut(&mut self) -> Vec<(&'static str, &mut Secret)> {
+        vec![("password", &mut self.password)]
+    }
+
+    fn address(&self) -> Option<String> {
+        Some(format!("{} {}", self.url, self.database))
+    }
+
+    fn build(&self, ctx: &BuildContext<'_>) -> Result<Arc<dyn Connector>, BuildError> {
+        let password = ctx.secret("password", &self.password)?;
+        let system =
+            TrytonSystem::new(self.clone(), password).map_err(|e| ctx.fail(e.to_string()))?;
+        system.meter().name(ctx.tenant, ctx.connection, "tryton");
+        Ok(Arc::new(TrytonConnector { system }))
     }
 }
 

@@ -61,7 +61,22 @@ struct Inner {
     numbering: Mutex<()>,
 }
 
+/// What a connection of this kind can do: the ports its connector offers.
+pub(crate) const CAPABILITIES: &[kontor_connector::Capability] = &[
+    kontor_connector::Capability::CatalogueRead,
+    kontor_connector::Capability::StockRead,
+    kontor_connector::Capability::PriceRead,
+    kontor_connector::Capability::CustomerWrite,
+    kontor_connector::Capability::CustomerRead,
+    kontor_connector::Capability::SalesWrite,
+    kontor_connector::Capability::SalesRead,
+    kontor_connector::Capability::PaymentWrite,
+    kontor_connector::Capability::InvoiceRead,
+    kontor_connector::Capability::ShipmentRead,
+];
+
 /// One Tryton database. Clones share the session and caches.
+
 #[derive(Clone)]
 pub struct TrytonSystem {
     inner: Arc<Inner>,

@@ -1,8 +1,13 @@
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use kontor_connector::Secret;
+use kontor_connector::{Capabilities, Connector};
 use serde::{Deserialize, Serialize};
+
+use super::{VendureConnector, VendureSystem};
+use crate::{BuildContext, BuildError, ConnectorSettings};
 
 /// A Vendure shop, spoken to through its Admin GraphQL API.
 ///
@@ -92,8 +97,20 @@ fn default_recheck_window() -> Duration {
 }
 
 impl VendureConfig {
-    /// Problems as (key relative to the connection, message).
-    pub fn problems(&self) -> Vec<(&'static str, String)> {
+    /// Vendure's name for one of Kontor's stock locations.
+    pub(crate) fn stock_location<'a>(&'a self, location: &'a str) -> &'a str {
+        self.stock_locations
+            .get(location)
+            .map_or(location, String::as_str)
+    }
+}
+
+impl ConnectorSettings for VendureConfig {
+    fn capabilities(&self) -> Capabilities {
+        super::CAPABILITIES.iter().copied().collect()
+    }
+
+    fn problems(&self) -> Vec<(&'static str, String)> {
         let mut problems = Vec::new();
         if !(self.url.starts_with("http://") || self.url.starts_with("https://")) {
             problems.push(("url", format!("`{}` is not an http(s) URL", self.url)));
@@ -118,11 +135,23 @@ impl VendureConfig {
         problems
     }
 
-    /// Vendure's name for one of Kontor's stock locations.
-    pub(crate) fn stock_location<'a>(&'a self, location: &'a str) -> &'a str {
-        self.stock_locations
-            .get(location)
-            .map_or(location, String::as_str)
+    fn secrets_mut(&mut self) -> Vec<(&'static str, &mut Secret)> {
+        let mut secrets = vec![("password", &mut self.password)];
+        secrets.extend(self.webhook_secret.as_mut().map(|s| ("webhook_secret", s)));
+        secrets
+    }
+
+    fn address(&self) -> Option<String> {
+        Some(self.url.clone())
+    }
+
+    fn build(&self, ctx: &BuildContext<'_>) -> Result<Arc<dyn Connector>, BuildError> {
+        let password = ctx.secret("password", &self.password)?;
+        let webhook_secret = ctx.optional_secret("webhook_secret", self.webhook_secret.as_ref())?;
+        let system = VendureSystem::new(self.clone(), password, webhook_secret)
+            .map_err(|e| ctx.fail(e.to_string()))?;
+        system.meter().name(ctx.tenant, ctx.connection, "vendure");
+        Ok(Arc::new(VendureConnector { system }))
     }
 }
 

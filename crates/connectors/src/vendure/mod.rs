@@ -57,7 +57,20 @@ struct Inner {
     cache: Mutex<Cache>,
 }
 
+/// What a connection of this kind can do: the ports its connector offers.
+pub(crate) const CAPABILITIES: &[kontor_connector::Capability] = &[
+    kontor_connector::Capability::CatalogueWrite,
+    kontor_connector::Capability::AccountWrite,
+    kontor_connector::Capability::StockWrite,
+    kontor_connector::Capability::PriceWrite,
+    kontor_connector::Capability::OrderRead,
+    kontor_connector::Capability::FulfilmentWrite,
+    kontor_connector::Capability::OrderStatusWrite,
+    kontor_connector::Capability::ReturnRead,
+];
+
 /// One Vendure channel. Clones share the session and caches.
+
 #[derive(Clone)]
 pub struct VendureSystem {
     inner: Arc<Inner>,

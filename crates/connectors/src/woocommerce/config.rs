@@ -1,8 +1,13 @@
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use kontor_connector::Secret;
+use kontor_connector::{Capabilities, Connector};
 use serde::{Deserialize, Serialize};
+
+use super::{WooCommerceAccess, WooCommerceConnector, WooCommerceSystem};
+use crate::{BuildContext, BuildError, ConnectorSettings};
 
 /// A WooCommerce store, spoken to through its REST API (`/wp-json/wc/v3`).
 ///
@@ -83,9 +88,12 @@ fn default_max_wait() -> Duration {
     Duration::from_secs(30)
 }
 
-impl WooCommerceConfig {
-    /// Problems as (key relative to the connection, message).
-    pub fn problems(&self) -> Vec<(&'static str, String)> {
+impl ConnectorSettings for WooCommerceConfig {
+    fn capabilities(&self) -> Capabilities {
+        super::CAPABILITIES.iter().copied().collect()
+    }
+
+    fn problems(&self) -> Vec<(&'static str, String)> {
         let mut problems = Vec::new();
         if !self.url.starts_with("https://") {
             problems.push((
@@ -100,6 +108,42 @@ impl WooCommerceConfig {
             problems.push(("timeout", "must be at least 1s".to_owned()));
         }
         problems
+    }
+
+    fn secrets_mut(&mut self) -> Vec<(&'static str, &mut Secret)> {
+        let mut secrets = vec![
+            ("consumer_key", &mut self.consumer_key),
+            ("consumer_secret", &mut self.consumer_secret),
+        ];
+        secrets.extend(self.webhook_secret.as_mut().map(|s| ("webhook_secret", s)));
+        secrets
+    }
+
+    fn files(&self) -> Vec<(&'static str, &Path)> {
+        self.ca_file
+            .as_deref()
+            .map(|file| ("ca_file", file))
+            .into_iter()
+            .collect()
+    }
+
+    fn address(&self) -> Option<String> {
+        Some(self.url.clone())
+    }
+
+    fn build(&self, ctx: &BuildContext<'_>) -> Result<Arc<dyn Connector>, BuildError> {
+        let access = WooCommerceAccess {
+            consumer_key: ctx.secret("consumer_key", &self.consumer_key)?,
+            consumer_secret: ctx.secret("consumer_secret", &self.consumer_secret)?,
+            webhook_secret: ctx.optional_secret("webhook_secret", self.webhook_secret.as_ref())?,
+            ca_pem: ctx.read_file("ca_file", self.ca_file.as_deref())?,
+        };
+        let system =
+            WooCommerceSystem::new(self.clone(), access).map_err(|e| ctx.fail(e.to_string()))?;
+        system
+            .meter()
+            .name(ctx.tenant, ctx.connection, "woocommerce");
+        Ok(Arc::new(WooCommerceConnector { system }))
     }
 }
 

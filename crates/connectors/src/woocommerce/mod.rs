@@ -53,7 +53,20 @@ struct Inner {
     cache: Mutex<Cache>,
 }
 
+/// What a connection of this kind can do: the ports its connector offers.
+pub(crate) const CAPABILITIES: &[kontor_connector::Capability] = &[
+    kontor_connector::Capability::CatalogueWrite,
+    kontor_connector::Capability::AccountWrite,
+    kontor_connector::Capability::StockWrite,
+    kontor_connector::Capability::PriceWrite,
+    kontor_connector::Capability::OrderRead,
+    kontor_connector::Capability::FulfilmentWrite,
+    kontor_connector::Capability::OrderStatusWrite,
+    kontor_connector::Capability::ReturnRead,
+];
+
 /// One WooCommerce store. Clones share the HTTP client and caches.
+
 #[derive(Clone)]
 pub struct WooCommerceSystem {
     inner: Arc<Inner>,
