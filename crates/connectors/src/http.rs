@@ -29,7 +29,10 @@ pub(crate) fn client_trusting(
 ) -> Result<reqwest::Client, ConnectorError> {
     let mut builder = reqwest::Client::builder()
         .timeout(timeout)
-        .connect_timeout(Duration::from_secs(10));
+        .connect_timeout(Duration::from_secs(10))
+        // Servers close idle keep-alive connections (Node's default after 5 s); a request
+        // sent on one just closed fails before it is read. Drop them sooner ourselves.
+        .pool_idle_timeout(Duration::from_secs(4));
     if let Some(pem) = ca_pem {
         let certificate =
             reqwest::Certificate::from_pem(pem).map_err(|e| ConnectorError::Unavailable {
@@ -42,6 +45,16 @@ pub(crate) fn client_trusting(
         message: "cannot build the HTTP client".into(),
         source: Some(Box::new(e)),
     })
+}
+
+/// Whether a GraphQL document is a mutation (its first operation, past comments):
+/// a query may be sent again in place, a mutation may already have run.
+pub(crate) fn is_graphql_mutation(document: &str) -> bool {
+    document
+        .lines()
+        .map(str::trim)
+        .find(|line| !line.is_empty() && !line.starts_with('#'))
+        .is_some_and(|line| line.starts_with("mutation"))
 }
 
 /// Counts a connection's HTTP calls to its system by outcome, and times them

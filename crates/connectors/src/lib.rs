@@ -23,6 +23,7 @@ mod signature;
 mod single_price;
 pub mod tenant_files;
 pub mod tryton;
+mod typed;
 pub mod vendure;
 pub mod woocommerce;
 

@@ -226,7 +226,11 @@ mod tests {
     fn every_kind_says_what_it_can_do_as_its_built_connection_does() {
         let configs = one_of_each();
         let kinds: Vec<&str> = configs.iter().map(ConnectionConfig::kind).collect();
-        assert_eq!(kinds, ConnectionConfig::KINDS, "one sample per registered kind");
+        assert_eq!(
+            kinds,
+            ConnectionConfig::KINDS,
+            "one sample per registered kind"
+        );
         let memory = MemoryRegistry::default();
         let inbox: Arc<dyn OrderInbox> = Arc::new(NoInbox);
         let dir = tempfile::tempdir().expect("a folder");

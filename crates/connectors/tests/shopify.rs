@@ -472,6 +472,36 @@ async fn a_throttled_shop_is_waited_for_and_nothing_fails() {
 }
 
 #[tokio::test]
+async fn an_order_with_more_lines_than_one_answer_carries_is_read_whole() {
+    let fake = start().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let shop = connect_with(&fake, dir.path(), "");
+    stocked_shop(&fake, &shop).await;
+    // A B2B order: 130 lines, more than the 100 one answer carries.
+    let placed = fake
+        .place_order(&OrderRequest {
+            lines: (0..130).map(|_| ("MUG".to_owned(), 1)).collect(),
+            shipping: None,
+            ..OrderRequest::default()
+        })
+        .expect("order");
+    let id = numeric(&placed["id"]).to_string();
+    let order = shop
+        .order_source()
+        .expect("orders")
+        .get_order(&id)
+        .await
+        .expect("read");
+    assert_eq!(order.lines.len(), 130);
+    let lines: Decimal = order
+        .lines
+        .iter()
+        .map(|l| l.unit_price.amount * l.quantity - l.discount.amount)
+        .sum();
+    assert_eq!(lines, order.totals.total.amount, "every line counted");
+}
+
+#[tokio::test]
 async fn a_mutation_whose_answer_is_lost_goes_back_to_its_job_and_a_query_is_asked_again() {
     let fake = start().await;
     let dir = tempfile::tempdir().expect("tempdir");

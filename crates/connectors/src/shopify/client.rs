@@ -132,7 +132,7 @@ impl ShopifyClient {
         // A 5xx may come after a mutation ran: only queries are repeated in place. A
         // mutation goes back to its job, which looks up what exists before writing
         // again. A 429 or a THROTTLED answer provably ran nothing, so both are repeated.
-        let repeatable = !is_mutation(query);
+        let repeatable = !crate::http::is_graphql_mutation(query);
         let mut attempt = 0;
         loop {
             // Pace: let the bucket refill to what this call costs (or the reserve)
@@ -366,15 +366,6 @@ pub(crate) fn user_errors(payload: &Value) -> Result<(), ConnectorError> {
         message,
         field: (!field.is_empty()).then(|| field.join(".")),
     })
-}
-
-/// Whether a GraphQL document is a mutation (its first operation, past comments).
-fn is_mutation(document: &str) -> bool {
-    document
-        .lines()
-        .map(str::trim)
-        .find(|line| !line.is_empty() && !line.starts_with('#'))
-        .is_some_and(|line| line.starts_with("mutation"))
 }
 
 #[cfg(test)]

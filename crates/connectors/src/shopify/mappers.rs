@@ -17,7 +17,7 @@ use kontor_model::{
 use rust_decimal::Decimal;
 use serde_json::Value;
 
-use super::numeric;
+use super::{numeric, types};
 
 /// Checkout attributes (`customAttributes`) in which Polish and EU B2B checkouts
 /// commonly collect the buyer's VAT id.
@@ -37,39 +37,44 @@ pub(crate) fn time_of(value: &Value) -> Option<DateTime<Utc>> {
         .map(|t| t.with_timezone(&Utc))
 }
 
-fn amount_of(bag: &Value, what: &str) -> Result<Decimal, ConnectorError> {
-    match &bag["shopMoney"]["amount"] {
-        Value::Null => Ok(Decimal::ZERO),
-        Value::String(s) => Decimal::from_str(s.trim())
-            .map_err(|_| ConnectorError::protocol(format!("{what}: `{s}` is not an amount"))),
-        other => Err(ConnectorError::protocol(format!(
-            "{what}: `{other}` is not an amount"
-        ))),
-    }
-}
-
 /// An amount as Shopify's `Money` input takes it: a decimal string.
 pub(crate) fn money_text(money: &Money) -> String {
     money.amount.normalize().to_string()
 }
 
-fn rate_of(tax_lines: &Value) -> TaxRate {
-    tax_lines
-        .as_array()
-        .into_iter()
-        .flatten()
-        .find_map(|t| t["ratePercentage"].as_f64())
-        .and_then(|r| Decimal::from_str(&r.to_string()).ok())
-        .map_or(TaxRate::ZERO, |r| TaxRate(r.normalize()))
+/// The tax rate of a line: its tax lines' rates added up (one, for VAT). A tax line
+/// without a rate is refused rather than read as no tax.
+fn rate_of(tax_lines: &[types::TaxLine], what: &str) -> Result<TaxRate, ConnectorError> {
+    let mut total = Decimal::ZERO;
+    for line in tax_lines {
+        let rate = line.rate_percentage.ok_or_else(|| {
+            ConnectorError::protocol(format!("{what}: a tax line without ratePercentage"))
+        })?;
+        let rate = Decimal::from_str(&rate.to_string()).map_err(|_| {
+            ConnectorError::protocol(format!("{what}: tax rate `{rate}` is not a number"))
+        })?;
+        total += rate;
+    }
+    Ok(TaxRate(total.round_dp(4).normalize()))
 }
 
-pub(crate) fn address_of(value: &Value) -> Result<Option<Address>, ConnectorError> {
-    let Some(street) = text(&value["address1"]) else {
+fn nonempty(text: &Option<String>) -> Option<String> {
+    text.as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+}
+
+fn address_of(address: Option<&types::MailingAddress>) -> Result<Option<Address>, ConnectorError> {
+    let Some(address) = address else {
         return Ok(None);
     };
-    let country = text(&value["countryCodeV2"]).unwrap_or_default();
-    let name = text(&value["name"]).unwrap_or_else(|| {
-        [text(&value["firstName"]), text(&value["lastName"])]
+    let Some(street) = nonempty(&address.address1) else {
+        return Ok(None);
+    };
+    let country = nonempty(&address.country_code_v2).unwrap_or_default();
+    let name = nonempty(&address.name).unwrap_or_else(|| {
+        [nonempty(&address.first_name), nonempty(&address.last_name)]
             .into_iter()
             .flatten()
             .collect::<Vec<_>>()
@@ -77,29 +82,24 @@ pub(crate) fn address_of(value: &Value) -> Result<Option<Address>, ConnectorErro
     });
     Ok(Some(Address {
         name,
-        company: text(&value["company"]),
+        company: nonempty(&address.company),
         street,
-        street2: text(&value["address2"]),
-        postal_code: text(&value["zip"]).unwrap_or_default(),
-        city: text(&value["city"]).unwrap_or_default(),
-        region: text(&value["province"]),
+        street2: nonempty(&address.address2),
+        postal_code: nonempty(&address.zip).unwrap_or_default(),
+        city: nonempty(&address.city).unwrap_or_default(),
+        region: nonempty(&address.province),
         country: CountryCode::new(&country)
             .map_err(|e| ConnectorError::protocol(format!("country `{country}`: {e}")))?,
-        phone: text(&value["phone"]),
+        phone: nonempty(&address.phone),
     }))
 }
 
-fn vat_id_of(order: &Value) -> Option<VatId> {
-    order["customAttributes"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .find(|a| {
-            a["key"]
-                .as_str()
-                .is_some_and(|k| VAT_ID_KEYS.contains(&k.to_lowercase().as_str()))
-        })
-        .and_then(|a| text(&a["value"]))
+fn vat_id_of(order: &types::Order) -> Option<VatId> {
+    order
+        .custom_attributes
+        .iter()
+        .find(|a| VAT_ID_KEYS.contains(&a.key.to_lowercase().as_str()))
+        .and_then(|a| nonempty(&a.value))
         .and_then(|v| VatId::new(&v).ok())
 }
 
@@ -110,36 +110,44 @@ pub(crate) fn number_of(order: &Value) -> String {
         .unwrap_or_else(|| numeric(&order["id"]).unwrap_or_default().to_string())
 }
 
+fn number_from(name: &str) -> String {
+    name.trim().trim_start_matches('#').to_owned()
+}
+
+/// The numeric part of a gid, required.
+fn id_of(gid: &str, what: &str) -> Result<u64, ConnectorError> {
+    numeric(&Value::String(gid.to_owned()))
+        .ok_or_else(|| ConnectorError::protocol(format!("{what}: `{gid}` is not a Shopify id")))
+}
+
 fn payments_of(
-    order: &Value,
+    order: &types::Order,
     number: &str,
     currency: Currency,
 ) -> Result<Vec<Payment>, ConnectorError> {
     let mut payments = Vec::new();
-    for transaction in order["transactions"].as_array().into_iter().flatten() {
-        if transaction["status"] != "SUCCESS" {
+    for (i, transaction) in order.transactions.iter().enumerate() {
+        if transaction.status != "SUCCESS" {
             continue;
         }
-        let kind = match transaction["kind"].as_str().unwrap_or_default() {
+        let kind = match transaction.kind.as_str() {
             "SALE" | "CAPTURE" => PaymentKind::Capture,
             "REFUND" => PaymentKind::Refund,
             _ => continue,
         };
+        let what = format!("order {number}: transactions[{i}]");
         payments.push(Payment {
             order_number: number.to_owned(),
             kind,
-            amount: Money::new(
-                amount_of(&transaction["amountSet"], "transaction")?,
-                currency,
-            ),
-            method: text(&transaction["gateway"]).unwrap_or_default(),
+            amount: transaction
+                .amount_set
+                .money(currency, &format!("{what}.amountSet"))?,
+            method: nonempty(&transaction.gateway).unwrap_or_default(),
             transaction_id: format!(
                 "shopify-transaction-{}",
-                numeric(&transaction["id"]).unwrap_or_default()
+                id_of(&transaction.id, &format!("{what}.id"))?
             ),
-            at: time_of(&transaction["processedAt"])
-                .or_else(|| time_of(&transaction["createdAt"]))
-                .unwrap_or_else(Utc::now),
+            at: transaction.processed_at.unwrap_or(transaction.created_at),
         });
     }
     Ok(payments)
@@ -155,15 +163,16 @@ fn payment_state_of(status: &str) -> PaymentState {
     }
 }
 
-pub(crate) fn status_of(order: &Value) -> OrderStatus {
-    if order["cancelledAt"].is_string() {
+fn status_from(order: &types::Order) -> OrderStatus {
+    if order.cancelled_at.is_some() {
         return OrderStatus::Cancelled;
     }
     match (
-        order["displayFinancialStatus"].as_str().unwrap_or_default(),
-        order["displayFulfillmentStatus"]
-            .as_str()
+        order
+            .display_financial_status
+            .as_deref()
             .unwrap_or_default(),
+        order.display_fulfillment_status.as_str(),
     ) {
         ("REFUNDED", _) => OrderStatus::Refunded,
         (_, "FULFILLED") => OrderStatus::Completed,
@@ -172,70 +181,116 @@ pub(crate) fn status_of(order: &Value) -> OrderStatus {
     }
 }
 
+/// An order's shipping lines as one charge: Kontor's order has one, so lines are added
+/// up when they share a tax rate; lines at different rates are refused, not dropped.
+fn shipping_of(
+    order: &types::Order,
+    number: &str,
+    currency: Currency,
+) -> Result<Option<ShippingCharge>, ConnectorError> {
+    let lines = &order.shipping_lines.nodes;
+    let Some(first) = lines.first() else {
+        return Ok(None);
+    };
+    let rate = rate_of(
+        &first.tax_lines,
+        &format!("order {number}: shippingLines[0]"),
+    )?;
+    let mut amount = Decimal::ZERO;
+    for (i, line) in lines.iter().enumerate() {
+        let line_rate = rate_of(
+            &line.tax_lines,
+            &format!("order {number}: shippingLines[{i}]"),
+        )?;
+        if line_rate != rate {
+            return Err(ConnectorError::Rejected {
+                code: Some("mixed_shipping_tax_rates".into()),
+                message: format!(
+                    "order {number} has shipping lines taxed at {rate} and {line_rate}; Kontor takes one shipping charge per order"
+                ),
+                field: Some("shippingLines".into()),
+            });
+        }
+        amount += line
+            .discounted_price_set
+            .money(
+                currency,
+                &format!("order {number}: shippingLines[{i}].discountedPriceSet"),
+            )?
+            .amount;
+    }
+    Ok(Some(ShippingCharge {
+        method: nonempty(&first.code)
+            .or_else(|| nonempty(&Some(first.title.clone())))
+            .unwrap_or_else(|| "shipping".into()),
+        amount: Money::new(amount, currency),
+        tax_rate: rate,
+    }))
+}
+
 /// A Shopify order in canonical terms, read gross or net as the order was priced.
-pub(crate) fn order_of(order: &Value) -> Result<Order, ConnectorError> {
-    let code = order["currencyCode"].as_str().unwrap_or_default();
-    let currency = Currency::new(code)
-        .map_err(|e| ConnectorError::protocol(format!("order currency `{code}`: {e}")))?;
-    let id =
-        numeric(&order["id"]).ok_or_else(|| ConnectorError::protocol("an order without an id"))?;
-    let number = number_of(order);
-    let gross = order["taxesIncluded"].as_bool().unwrap_or(false);
+pub(crate) fn order_of(value: &Value) -> Result<Order, ConnectorError> {
+    let order: types::Order = crate::typed::read("order", value)?;
+    let number = number_from(&order.name);
+    let currency = Currency::new(&order.currency_code).map_err(|e| {
+        ConnectorError::protocol(format!(
+            "order {number}: currencyCode `{}`: {e}",
+            order.currency_code
+        ))
+    })?;
+    let id = id_of(&order.id, &format!("order {number}: id"))?;
+    for (what, nodes) in [
+        ("lineItems", order.line_items.truncated()),
+        ("shippingLines", order.shipping_lines.truncated()),
+    ] {
+        if nodes {
+            return Err(ConnectorError::Rejected {
+                code: Some("order_too_large".into()),
+                message: format!("order {number} has more {what} than one answer carries"),
+                field: Some(what.into()),
+            });
+        }
+    }
 
     let mut lines = Vec::new();
-    for line in order["lineItems"]["nodes"].as_array().into_iter().flatten() {
-        let quantity = Decimal::from(line["quantity"].as_i64().unwrap_or_default());
-        if quantity.is_zero() {
+    for (i, line) in order.line_items.nodes.iter().enumerate() {
+        let what = format!("order {number}: lineItems[{i}]");
+        if line.quantity == 0 {
             continue;
         }
-        let sku = text(&line["sku"]).ok_or_else(|| ConnectorError::Rejected {
+        let sku = nonempty(&line.sku).ok_or_else(|| ConnectorError::Rejected {
             code: Some("line_without_sku".into()),
             message: format!(
                 "line `{}` of order {number} has no SKU; give the variant a SKU in Shopify",
-                line["name"].as_str().unwrap_or_default()
+                line.name
             ),
             field: Some("sku".into()),
         })?;
         lines.push(OrderLine {
-            id: numeric(&line["id"]).unwrap_or_default().to_string(),
+            id: id_of(&line.id, &format!("{what}.id"))?.to_string(),
             sku,
-            name: line["name"].as_str().unwrap_or_default().to_owned(),
-            quantity,
-            unit_price: Money::new(
-                amount_of(&line["originalUnitPriceSet"], "unit price")?,
-                currency,
-            ),
-            discount: Money::new(
-                amount_of(&line["totalDiscountSet"], "line discount")?,
-                currency,
-            ),
-            tax_rate: rate_of(&line["taxLines"]),
+            name: line.name.clone(),
+            quantity: Decimal::from(line.quantity),
+            unit_price: line
+                .original_unit_price_set
+                .money(currency, &format!("{what}.originalUnitPriceSet"))?,
+            discount: line
+                .total_discount_set
+                .money(currency, &format!("{what}.totalDiscountSet"))?,
+            tax_rate: rate_of(&line.tax_lines, &what)?,
         });
     }
 
-    let first_shipping = order["shippingLines"]["nodes"]
-        .as_array()
-        .and_then(|l| l.first());
-    let shipping = match first_shipping {
-        Some(line) => Some(ShippingCharge {
-            method: text(&line["code"])
-                .or_else(|| text(&line["title"]))
-                .unwrap_or_else(|| "shipping".into()),
-            amount: Money::new(
-                amount_of(&line["discountedPriceSet"], "shipping")?,
-                currency,
-            ),
-            tax_rate: rate_of(&line["taxLines"]),
-        }),
-        None => None,
-    };
-    let delivery = match first_shipping {
-        Some(line) if line["deliveryCategory"] == "local" || line["source"] == "shopify_pickup" => {
-            DeliveryMethod::StorePickup {
-                location: text(&line["title"]).unwrap_or_default(),
-            }
-        }
-        _ => DeliveryMethod::Shipping {
+    let shipping = shipping_of(&order, &number, currency)?;
+    let pickup = order.shipping_lines.nodes.first().filter(|line| {
+        line.delivery_category.as_deref() == Some("local")
+            || line.source.as_deref() == Some("shopify_pickup")
+    });
+    let delivery = match pickup {
+        Some(line) => DeliveryMethod::StorePickup {
+            location: line.title.clone(),
+        },
+        None => DeliveryMethod::Shipping {
             method: shipping
                 .as_ref()
                 .map_or_else(|| "none".to_owned(), |s| s.method.clone()),
@@ -243,43 +298,58 @@ pub(crate) fn order_of(order: &Value) -> Result<Order, ConnectorError> {
         },
     };
 
-    let total = Money::new(amount_of(&order["totalPriceSet"], "total")?, currency);
-    let payments = payments_of(order, &number, currency)?;
-    let billing_address = address_of(&order["billingAddress"])?;
-    let shipping_address = address_of(&order["shippingAddress"])?;
-    let vat_id = vat_id_of(order);
-    let customer = &order["customer"];
-    let billing = &order["billingAddress"];
-    let created = time_of(&order["createdAt"])
-        .ok_or_else(|| ConnectorError::protocol("an order without createdAt"))?;
-    let status = status_of(order);
+    let payments = payments_of(&order, &number, currency)?;
+    let billing_address = address_of(order.billing_address.as_ref())?;
+    let shipping_address = address_of(order.shipping_address.as_ref())?;
+    let vat_id = vat_id_of(&order);
+    let customer = order.customer.as_ref();
+    let billing = order.billing_address.as_ref();
+    let status = status_from(&order);
     let name = billing_address
         .as_ref()
         .map(|a| a.name.clone())
         .filter(|n| !n.is_empty())
         .unwrap_or_else(|| {
-            [text(&customer["firstName"]), text(&customer["lastName"])]
-                .into_iter()
-                .flatten()
-                .collect::<Vec<_>>()
-                .join(" ")
+            customer
+                .map(|c| {
+                    [nonempty(&c.first_name), nonempty(&c.last_name)]
+                        .into_iter()
+                        .flatten()
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                })
+                .unwrap_or_default()
         });
+    let customer_reference = customer
+        .map(|c| id_of(&c.id, &format!("order {number}: customer.id")))
+        .transpose()?
+        .map(|id| id.to_string());
+    // A tax-free order has no tax total; any other answer without one is refused.
+    let tax = match &order.total_tax_set {
+        Some(bag) => bag.money(currency, &format!("order {number}: totalTaxSet"))?,
+        None if lines.iter().all(|l| l.tax_rate == TaxRate::ZERO) => Money::zero(currency),
+        None => {
+            return Err(ConnectorError::protocol(format!(
+                "order {number}: totalTaxSet is missing on a taxed order"
+            )));
+        }
+    };
 
     Ok(Order {
         id: id.to_string(),
         number: number.clone(),
-        placed_at: created,
-        updated_at: time_of(&order["updatedAt"]).unwrap_or(created),
+        placed_at: order.created_at,
+        updated_at: order.updated_at,
         currency,
-        prices_include_tax: gross,
+        prices_include_tax: order.taxes_included,
         customer: OrderCustomer {
-            reference: numeric(&customer["id"]).map(|id| id.to_string()),
-            email: text(&order["email"])
-                .or_else(|| text(&customer["email"]))
+            reference: customer_reference,
+            email: nonempty(&order.email)
+                .or_else(|| customer.and_then(|c| nonempty(&c.email)))
                 .and_then(|e| Email::new(&e).ok()),
             name,
-            phone: text(&order["phone"]).or_else(|| text(&billing["phone"])),
-            company: text(&billing["company"]),
+            phone: nonempty(&order.phone).or_else(|| billing.and_then(|b| nonempty(&b.phone))),
+            company: billing.and_then(|b| nonempty(&b.company)),
             vat_id: vat_id.clone(),
         },
         billing_address,
@@ -288,67 +358,97 @@ pub(crate) fn order_of(order: &Value) -> Result<Order, ConnectorError> {
         shipping,
         discounts: Vec::new(),
         totals: OrderTotals {
-            tax: Money::new(amount_of(&order["totalTaxSet"], "total tax")?, currency),
-            total,
+            tax,
+            total: order
+                .total_price_set
+                .money(currency, &format!("order {number}: totalPriceSet"))?,
         },
         payment_state: payment_state_of(
-            order["displayFinancialStatus"].as_str().unwrap_or_default(),
+            order
+                .display_financial_status
+                .as_deref()
+                .unwrap_or_default(),
         ),
-        payment_method: order["paymentGatewayNames"]
-            .as_array()
-            .and_then(|g| g.first())
-            .and_then(text),
+        payment_method: order
+            .payment_gateway_names
+            .first()
+            .and_then(|g| nonempty(&Some(g.clone()))),
         payments,
         delivery,
         status,
         source_status: Some(if status == OrderStatus::Cancelled {
             "cancelled".to_owned()
         } else {
-            order["displayFulfillmentStatus"]
-                .as_str()
-                .unwrap_or_default()
-                .to_lowercase()
+            order.display_fulfillment_status.to_lowercase()
         }),
         requested_document: if vat_id.is_some() {
             RequestedDocument::Invoice
         } else {
             RequestedDocument::Receipt
         },
-        note: text(&order["note"]),
+        note: nonempty(&order.note),
     })
 }
 
-/// A refund as a return for the ERP.
-pub(crate) fn return_of(order: &Value, refund: &Value) -> Result<Return, ConnectorError> {
-    let code = order["currencyCode"].as_str().unwrap_or_default();
-    let currency = Currency::new(code)
-        .map_err(|e| ConnectorError::protocol(format!("order currency `{code}`: {e}")))?;
-    let reason = text(&refund["note"]);
-    let lines = refund["refundLineItems"]["nodes"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|line| {
-            Some(ReturnLine {
-                sku: text(&line["lineItem"]["sku"])?,
-                quantity: Decimal::from(line["quantity"].as_i64()?.abs()),
+/// The returns of an order's refunds (`REFUNDS`), each with when it was made: its own
+/// time, or — Shopify may not say — `updated_at`, the order's last change.
+pub(crate) fn returns_of(
+    value: &Value,
+    updated_at: DateTime<Utc>,
+) -> Result<Vec<(DateTime<Utc>, u64, Return)>, ConnectorError> {
+    let order: types::RefundedOrder = crate::typed::read("refunds", value)?;
+    let number = number_from(&order.name);
+    let currency = Currency::new(&order.currency_code).map_err(|e| {
+        ConnectorError::protocol(format!(
+            "order {number}: currencyCode `{}`: {e}",
+            order.currency_code
+        ))
+    })?;
+    let mut returns = Vec::new();
+    for (i, refund) in order.refunds.iter().enumerate() {
+        let what = format!("order {number}: refunds[{i}]");
+        if refund.refund_line_items.truncated() {
+            return Err(ConnectorError::Rejected {
+                code: Some("refund_too_large".into()),
+                message: format!("{what} has more lines than one answer carries"),
+                field: Some("refundLineItems".into()),
+            });
+        }
+        let id = id_of(&refund.id, &format!("{what}.id"))?;
+        let reason = nonempty(&refund.note);
+        let mut lines = Vec::new();
+        for (j, line) in refund.refund_line_items.nodes.iter().enumerate() {
+            let sku = nonempty(&line.line_item.sku).ok_or_else(|| ConnectorError::Rejected {
+                code: Some("line_without_sku".into()),
+                message: format!(
+                    "{what}.refundLineItems[{j}] is for a line without a SKU; the ERP cannot take it back"
+                ),
+                field: Some("sku".into()),
+            })?;
+            lines.push(ReturnLine {
+                sku,
+                quantity: Decimal::from(line.quantity.abs()),
                 reason: reason.clone(),
-            })
-        })
-        .collect();
-    Ok(Return {
-        reference: format!(
-            "shopify-refund-{}",
-            numeric(&refund["id"]).unwrap_or_default()
-        ),
-        order_number: number_of(order),
-        lines,
-        refund: Some(Money::new(
-            amount_of(&refund["totalRefundedSet"], "refund")?,
-            currency,
-        )),
-        created_at: time_of(&refund["createdAt"]).unwrap_or_else(Utc::now),
-    })
+            });
+        }
+        let at = refund.created_at.unwrap_or(updated_at);
+        returns.push((
+            at,
+            id,
+            Return {
+                reference: format!("shopify-refund-{id}"),
+                order_number: number.clone(),
+                lines,
+                refund: Some(
+                    refund
+                        .total_refunded_set
+                        .money(currency, &format!("{what}.totalRefundedSet"))?,
+                ),
+                created_at: at,
+            },
+        ));
+    }
+    Ok(returns)
 }
 
 #[cfg(test)]
@@ -380,11 +480,11 @@ mod tests {
             "paymentGatewayNames": ["przelewy24"],
             "transactions": [
                 { "id": "gid://shopify/OrderTransaction/3", "kind": "SALE", "status": "SUCCESS", "gateway": "przelewy24",
-                  "amountSet": bag("40.99"), "processedAt": "2026-11-24T09:00:01Z" },
+                  "amountSet": bag("40.99"), "processedAt": "2026-11-24T09:00:01Z", "createdAt": "2026-11-24T09:00:01Z" },
                 { "id": "gid://shopify/OrderTransaction/4", "kind": "REFUND", "status": "SUCCESS", "gateway": "przelewy24",
-                  "amountSet": bag("10.00"), "processedAt": "2026-11-24T10:00:00Z" },
+                  "amountSet": bag("10.00"), "processedAt": "2026-11-24T10:00:00Z", "createdAt": "2026-11-24T10:00:00Z" },
                 { "id": "gid://shopify/OrderTransaction/5", "kind": "SALE", "status": "FAILURE", "gateway": "x",
-                  "amountSet": bag("1.00") }
+                  "amountSet": bag("1.00"), "createdAt": "2026-11-24T09:00:00Z" }
             ],
         })
     }
@@ -409,11 +509,84 @@ mod tests {
         assert_eq!(order.status, OrderStatus::Processing);
         let mut cancelled = self::order();
         cancelled["cancelledAt"] = json!("2026-11-24T11:00:00Z");
-        assert_eq!(status_of(&cancelled), OrderStatus::Cancelled);
+        assert_eq!(
+            order_of(&cancelled).expect("maps").status,
+            OrderStatus::Cancelled
+        );
         let mut unsku = self::order();
         unsku["lineItems"]["nodes"][0]["sku"] = json!(null);
         assert!(matches!(
             order_of(&unsku),
+            Err(ConnectorError::Rejected { .. })
+        ));
+    }
+
+    #[test]
+    fn an_answer_missing_what_money_quantity_or_identity_depends_on_is_refused_by_name() {
+        for (path, field) in [
+            ("/taxesIncluded", "taxesIncluded"),
+            ("/lineItems/nodes/0/quantity", "lineItems.nodes[0].quantity"),
+            (
+                "/lineItems/nodes/0/originalUnitPriceSet",
+                "lineItems.nodes[0].originalUnitPriceSet",
+            ),
+            ("/lineItems/nodes/0/id", "lineItems.nodes[0].id"),
+            (
+                "/shippingLines/nodes/0/discountedPriceSet",
+                "shippingLines.nodes[0].discountedPriceSet",
+            ),
+            ("/totalPriceSet", "totalPriceSet"),
+            ("/currencyCode", "currencyCode"),
+            ("/transactions/1/amountSet", "transactions[1].amountSet"),
+        ] {
+            let mut answer = order();
+            let (parent, key) = path.rsplit_once('/').expect("a path");
+            answer
+                .pointer_mut(if parent.is_empty() { "" } else { parent })
+                .and_then(Value::as_object_mut)
+                .expect("the parent")
+                .remove(key);
+            match order_of(&answer) {
+                Err(ConnectorError::Protocol { message, .. }) => {
+                    assert!(message.contains(field), "{field}: {message}")
+                }
+                other => panic!("{field}: {other:?}"),
+            }
+        }
+        let mut foreign = order();
+        foreign["lineItems"]["nodes"][0]["totalDiscountSet"]["shopMoney"]["currencyCode"] =
+            json!("EUR");
+        assert!(matches!(
+            order_of(&foreign),
+            Err(ConnectorError::Protocol { .. })
+        ));
+        let mut rateless = order();
+        rateless["lineItems"]["nodes"][0]["taxLines"] = json!([{ "ratePercentage": null }]);
+        assert!(matches!(
+            order_of(&rateless),
+            Err(ConnectorError::Protocol { .. })
+        ));
+    }
+
+    #[test]
+    fn every_shipping_line_counts_and_lines_at_two_rates_are_refused() {
+        let mut two = order();
+        two["shippingLines"]["nodes"] = json!([
+            { "title": "Kurier", "code": "Kurier", "discountedPriceSet": bag("15.99"), "taxLines": [{ "ratePercentage": 23.0 }] },
+            { "title": "Ubezpieczenie", "discountedPriceSet": bag("4.01"), "taxLines": [{ "ratePercentage": 23.0 }] },
+        ]);
+        let shipping = order_of(&two).expect("maps").shipping.expect("shipping");
+        assert_eq!(shipping.amount.amount, Decimal::new(2000, 2));
+        assert_eq!(shipping.method, "Kurier");
+        two["shippingLines"]["nodes"][1]["taxLines"] = json!([{ "ratePercentage": 8.0 }]);
+        assert!(matches!(
+            order_of(&two),
+            Err(ConnectorError::Rejected { code: Some(code), .. }) if code == "mixed_shipping_tax_rates"
+        ));
+        let mut long = order();
+        long["lineItems"]["pageInfo"] = json!({ "hasNextPage": true });
+        assert!(matches!(
+            order_of(&long),
             Err(ConnectorError::Rejected { .. })
         ));
     }

@@ -232,7 +232,19 @@ impl VendureClient {
         if let Some(channel) = &self.channel_token {
             request = request.header("vendure-token", channel);
         }
-        let response = self.meter.send(request).await.map_err(|e| {
+        // A query whose connection failed before an answer is asked once more (reading
+        // twice is harmless); a mutation goes back to its job, which looks first.
+        let again = (!crate::http::is_graphql_mutation(query))
+            .then(|| request.try_clone())
+            .flatten();
+        let mut sent = self.meter.send(request).await;
+        if let (Err(error), Some(again)) = (&sent, again)
+            && !error.is_timeout()
+        {
+            tracing::debug!(message = "Vendure's connection failed before it answered a query; asking again.", %error);
+            sent = self.meter.send(again).await;
+        }
+        let response = sent.map_err(|e| {
             Failure::Error(if e.is_timeout() {
                 ConnectorError::Timeout(Duration::ZERO)
             } else {

@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 
 use crate::seconds_cursor::SecondsCursor;
 
-use crate::shopify::mappers::{number_of, order_of, return_of, time_of};
+use crate::shopify::mappers::{number_of, order_of, returns_of, time_of};
 use crate::shopify::{ShopifySystem, gid, numeric};
 
 const CHANGED: &str = "query Changed($query: String!, $after: String) {
@@ -31,15 +31,28 @@ pub(crate) const ORDER: &str = "query Order($id: ID!) {
     billingAddress { name firstName lastName company address1 address2 city zip province countryCodeV2 phone }
     shippingAddress { name firstName lastName company address1 address2 city zip province countryCodeV2 phone }
     lineItems(first: 100) {
+      pageInfo { hasNextPage endCursor }
       nodes { id sku name quantity originalUnitPriceSet { shopMoney { amount currencyCode } }
               totalDiscountSet { shopMoney { amount currencyCode } } taxLines { ratePercentage } }
     }
-    shippingLines(first: 5) {
+    shippingLines(first: 20) {
+      pageInfo { hasNextPage }
       nodes { title code source deliveryCategory discountedPriceSet { shopMoney { amount currencyCode } } taxLines { ratePercentage } }
     }
     totalPriceSet { shopMoney { amount currencyCode } }
     totalTaxSet { shopMoney { amount currencyCode } }
     transactions(first: 50) { id kind status gateway processedAt createdAt amountSet { shopMoney { amount currencyCode } } }
+  }
+}";
+
+/// The rest of an order's lines, a page at a time, when it has more than ORDER reads.
+const MORE_LINES: &str = "query MoreLines($id: ID!, $after: String) {
+  order(id: $id) {
+    lineItems(first: 100, after: $after) {
+      pageInfo { hasNextPage endCursor }
+      nodes { id sku name quantity originalUnitPriceSet { shopMoney { amount currencyCode } }
+              totalDiscountSet { shopMoney { amount currencyCode } } taxLines { ratePercentage } }
+    }
   }
 }";
 
@@ -49,7 +62,7 @@ const REFUNDS: &str = "query Refunds($id: ID!) {
     refunds(first: 50) {
       id createdAt note
       totalRefundedSet { shopMoney { amount currencyCode } }
-      refundLineItems(first: 100) { nodes { quantity lineItem { sku } } }
+      refundLineItems(first: 250) { pageInfo { hasNextPage } nodes { quantity lineItem { sku } } }
     }
   }
 }";
@@ -165,12 +178,36 @@ impl OrderSource for ShopifySystem {
             .client()
             .run("order", ORDER, json!({ "id": gid("Order", id) }))
             .await?;
-        if data["order"].is_null() {
+        let mut order = data["order"].clone();
+        if order.is_null() {
             return Err(ConnectorError::NotFound {
                 what: format!("Shopify order {order_id}"),
             });
         }
-        order_of(&data["order"])
+        // A large B2B order has more lines than one answer carries: read the rest.
+        while order["lineItems"]["pageInfo"]["hasNextPage"] == true {
+            let after = order["lineItems"]["pageInfo"]["endCursor"].clone();
+            let more = self
+                .client()
+                .run(
+                    "order lines",
+                    MORE_LINES,
+                    json!({ "id": gid("Order", id), "after": after }),
+                )
+                .await?;
+            let page = more["order"]["lineItems"].clone();
+            if let (Some(lines), Some(next)) = (
+                order["lineItems"]["nodes"].as_array_mut(),
+                page["nodes"].as_array(),
+            ) {
+                lines.extend(next.iter().cloned());
+            }
+            if page["pageInfo"].is_null() {
+                break;
+            }
+            order["lineItems"]["pageInfo"] = page["pageInfo"].clone();
+        }
+        order_of(&order)
     }
 
     fn cursor_at(&self, since: DateTime<Utc>) -> Option<String> {
@@ -194,7 +231,7 @@ impl ReturnSource for ShopifySystem {
         let cursor = SecondsCursor::parse(cursor)?;
         let (orders, more) = self.orders_after(cursor, limit.max(1)).await?;
         let mut returns: Vec<(DateTime<Utc>, u64, Return)> = Vec::new();
-        for (_, id, order) in &orders {
+        for (updated_at, id, order) in &orders {
             let status = order["displayFinancialStatus"].as_str().unwrap_or_default();
             if status != "PARTIALLY_REFUNDED" && status != "REFUNDED" {
                 continue;
@@ -203,15 +240,7 @@ impl ReturnSource for ShopifySystem {
                 .client()
                 .run("refunds", REFUNDS, json!({ "id": gid("Order", *id) }))
                 .await?;
-            let order = &data["order"];
-            for refund in order["refunds"].as_array().into_iter().flatten() {
-                let (Some(at), Some(refund_id)) =
-                    (time_of(&refund["createdAt"]), numeric(&refund["id"]))
-                else {
-                    continue;
-                };
-                returns.push((at, refund_id, return_of(order, refund)?));
-            }
+            returns.extend(returns_of(&data["order"], *updated_at)?);
         }
         let Some(next) = Self::next_cursor(&orders) else {
             return Ok(Changes::empty());
