@@ -16,7 +16,7 @@ use rust_decimal::Decimal;
 use serde_json::{Value, json};
 use sha2::Digest;
 
-use crate::woocommerce::WooCommerceSystem;
+use crate::woocommerce::{WooCommerceSystem, types};
 
 const SHIPMENTS_META: &str = "_kontor_shipments";
 const TRACKING_META: &str = "_wc_shipment_tracking_items";
@@ -50,15 +50,16 @@ fn shipped_so_far(shipments: &[Value]) -> HashMap<String, Decimal> {
     shipped
 }
 
-fn ordered(order: &Value) -> HashMap<String, Decimal> {
+/// What the order has of each SKU.
+fn ordered(order: &Value) -> Result<HashMap<String, Decimal>, ConnectorError> {
+    let lines: Vec<types::LineItem> = crate::typed::read("order line_items", &order["line_items"])?;
     let mut ordered = HashMap::new();
-    for line in order["line_items"].as_array().into_iter().flatten() {
-        if let Some(sku) = line["sku"].as_str() {
-            *ordered.entry(sku.to_owned()).or_default() +=
-                Decimal::from(line["quantity"].as_i64().unwrap_or_default());
+    for line in lines {
+        if let Some(sku) = line.sku.filter(|s| !s.trim().is_empty()) {
+            *ordered.entry(sku).or_default() += Decimal::from(line.quantity);
         }
     }
-    ordered
+    Ok(ordered)
 }
 
 fn refs(shipments: &[Value]) -> Vec<FulfilmentRef> {
@@ -152,7 +153,7 @@ impl FulfilmentSink for WooCommerceSystem {
                 .await?;
             return Ok(known);
         }
-        let ordered = ordered(&order);
+        let ordered = ordered(&order)?;
         let mut shipped = shipped_so_far(&shipments);
         for line in &shipment.lines {
             let total = shipped.entry(line.sku.clone()).or_default();
@@ -239,15 +240,15 @@ impl OrderStatusSink for WooCommerceSystem {
             ))
         })?;
         let order = self.order_json(order_id).await?;
-        // Already there (a retry, or the merchant did it): the status is not sent again.
+        // Already there (a retry, or the merchant or a shipment did it): nothing to send.
+        // The note is private, and only says why Kontor changed the status.
         if order["status"] != target {
             self.client()
                 .put(&format!("/orders/{order_id}"), &json!({"status": target}))
                 .await?;
-        }
-        // A retry after the status landed still owes the note.
-        if let Some(note) = note {
-            self.ensure_note(order_id, note, false).await?;
+            if let Some(note) = note {
+                self.ensure_note(order_id, note, false).await?;
+            }
         }
         Ok(())
     }
