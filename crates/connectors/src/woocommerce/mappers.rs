@@ -16,6 +16,8 @@ use kontor_model::{
 use rust_decimal::Decimal;
 use serde_json::Value;
 
+use super::types;
+
 /// Order meta keys under which the common Polish/EU invoice plugins keep the buyer's
 /// VAT id.
 const VAT_ID_KEYS: [&str; 5] = [
@@ -32,15 +34,6 @@ pub(crate) fn decimal_of(value: &Value) -> Option<Decimal> {
         Value::String(s) => Decimal::from_str(s.trim()).ok(),
         Value::Number(n) => Decimal::from_str(&n.to_string()).ok(),
         _ => None,
-    }
-}
-
-fn amount_of(value: &Value, what: &str) -> Result<Decimal, ConnectorError> {
-    match value {
-        Value::Null => Ok(Decimal::ZERO),
-        Value::String(s) if s.is_empty() => Ok(Decimal::ZERO),
-        _ => decimal_of(value)
-            .ok_or_else(|| ConnectorError::protocol(format!("{what}: `{value}` is not an amount"))),
     }
 }
 
@@ -81,97 +74,108 @@ fn text(value: &Value) -> Option<String> {
         .map(str::to_owned)
 }
 
-fn address_of(value: &Value) -> Result<Option<Address>, ConnectorError> {
-    let Some(street) = text(&value["address_1"]) else {
+fn nonempty(text: &str) -> Option<String> {
+    Some(text.trim())
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+}
+
+fn address_of(address: &types::Address) -> Result<Option<Address>, ConnectorError> {
+    let Some(street) = nonempty(&address.address_1) else {
         return Ok(None);
     };
-    let country = text(&value["country"]).unwrap_or_default();
-    let name = [text(&value["first_name"]), text(&value["last_name"])]
+    let country = address.country.trim().to_owned();
+    let name = [nonempty(&address.first_name), nonempty(&address.last_name)]
         .into_iter()
         .flatten()
         .collect::<Vec<_>>()
         .join(" ");
     Ok(Some(Address {
         name,
-        company: text(&value["company"]),
+        company: nonempty(&address.company),
         street,
-        street2: text(&value["address_2"]),
-        postal_code: text(&value["postcode"]).unwrap_or_default(),
-        city: text(&value["city"]).unwrap_or_default(),
-        region: text(&value["state"]),
+        street2: nonempty(&address.address_2),
+        postal_code: nonempty(&address.postcode).unwrap_or_default(),
+        city: nonempty(&address.city).unwrap_or_default(),
+        region: nonempty(&address.state),
         country: CountryCode::new(&country)
             .map_err(|e| ConnectorError::protocol(format!("country `{country}`: {e}")))?,
-        phone: text(&value["phone"]),
+        phone: nonempty(&address.phone),
     }))
 }
 
-/// The rate of the first tax a line or shipping line carries, from the order's tax lines.
-fn rate_of(item: &Value, order: &Value) -> TaxRate {
-    let Some(rate_id) = item["taxes"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .find(|t| amount_of(&t["total"], "tax").is_ok_and(|a| !a.is_zero()))
-        .and_then(|t| t["id"].as_u64())
-    else {
-        return TaxRate::ZERO;
-    };
-    order["tax_lines"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .find(|t| t["rate_id"].as_u64() == Some(rate_id))
-        .and_then(|t| decimal_of(&t["rate_percent"]))
-        .map_or(TaxRate::ZERO, TaxRate)
+/// The tax rate of a line or shipping line: the rates of the taxes it carries, from the
+/// order's tax lines. A tax the order does not list is refused, not read as none.
+fn rate_of(
+    taxes: &[types::ItemTax],
+    order: &types::Order,
+    what: &str,
+) -> Result<TaxRate, ConnectorError> {
+    let mut rate = Decimal::ZERO;
+    for tax in taxes
+        .iter()
+        .filter(|t| t.total.is_some_and(|a| !a.is_zero()))
+    {
+        let line = order
+            .tax_lines
+            .iter()
+            .find(|t| t.rate_id == tax.id)
+            .ok_or_else(|| {
+                ConnectorError::protocol(format!(
+                    "{what}: tax {} is not among the order's tax_lines",
+                    tax.id
+                ))
+            })?;
+        rate += line.rate_percent;
+    }
+    Ok(TaxRate(rate.normalize()))
 }
 
-fn vat_id_of(order: &Value) -> Option<VatId> {
-    order["meta_data"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .find(|m| {
-            m["key"]
-                .as_str()
-                .is_some_and(|key| VAT_ID_KEYS.contains(&key))
-        })
-        .and_then(|m| text(&m["value"]))
+fn vat_id_of(order: &types::Order) -> Option<VatId> {
+    order
+        .meta_data
+        .iter()
+        .find(|m| VAT_ID_KEYS.contains(&m.key.as_str()))
+        .and_then(|m| text(&m.value))
         .and_then(|v| VatId::new(&v).ok())
 }
 
+fn time_of(text: &str, what: &str) -> Result<DateTime<Utc>, ConnectorError> {
+    gmt_of(&Value::String(text.to_owned()))
+        .ok_or_else(|| ConnectorError::protocol(format!("{what}: `{text}` is not a GMT date")))
+}
+
 fn payments_of(
-    order: &Value,
+    order: &types::Order,
     number: &str,
     currency: Currency,
     total: Money,
 ) -> Result<Vec<Payment>, ConnectorError> {
     let mut payments = Vec::new();
-    let method = text(&order["payment_method"]).unwrap_or_default();
-    let id = order["id"].as_u64().unwrap_or_default();
-    if let Some(paid_at) = gmt_of(&order["date_paid_gmt"]) {
+    let method = order.payment_method.trim().to_owned();
+    if let Some(paid) = order.date_paid_gmt.as_deref().filter(|d| !d.is_empty()) {
         payments.push(Payment {
             order_number: number.to_owned(),
             kind: PaymentKind::Capture,
             amount: total,
             method: method.clone(),
-            transaction_id: text(&order["transaction_id"])
-                .unwrap_or_else(|| format!("woocommerce-order-{id}")),
-            at: paid_at,
+            transaction_id: nonempty(&order.transaction_id)
+                .unwrap_or_else(|| format!("woocommerce-order-{}", order.id)),
+            at: time_of(paid, &format!("order {number}: date_paid_gmt"))?,
         });
     }
-    let modified = gmt_of(&order["date_modified_gmt"]).unwrap_or_else(Utc::now);
-    for refund in order["refunds"].as_array().into_iter().flatten() {
-        // Refund summaries carry negative totals.
-        let amount = amount_of(&refund["total"], "refund total")?.abs();
+    let modified = time_of(
+        &order.date_modified_gmt,
+        &format!("order {number}: date_modified_gmt"),
+    )?;
+    for refund in &order.refunds {
         payments.push(Payment {
             order_number: number.to_owned(),
             kind: PaymentKind::Refund,
-            amount: Money::new(amount, currency),
+            // Refund summaries carry negative totals.
+            amount: Money::new(refund.total.abs(), currency),
             method: method.clone(),
-            transaction_id: format!(
-                "woocommerce-refund-{}",
-                refund["id"].as_u64().unwrap_or_default()
-            ),
+            transaction_id: format!("woocommerce-refund-{}", refund.id),
             at: modified,
         });
     }
@@ -197,68 +201,105 @@ fn payment_state_of(status: &str, payments: &[Payment], total: &Money) -> Paymen
     }
 }
 
+/// An order's shipping lines as one charge: added up when they share a tax rate,
+/// refused at two rates rather than dropped.
+fn shipping_of(
+    order: &types::Order,
+    number: &str,
+    currency: Currency,
+) -> Result<Option<ShippingCharge>, ConnectorError> {
+    let Some(first) = order.shipping_lines.first() else {
+        return Ok(None);
+    };
+    let rate = rate_of(
+        &first.taxes,
+        order,
+        &format!("order {number}: shipping_lines[0]"),
+    )?;
+    let mut amount = Decimal::ZERO;
+    for (i, line) in order.shipping_lines.iter().enumerate() {
+        let line_rate = rate_of(
+            &line.taxes,
+            order,
+            &format!("order {number}: shipping_lines[{i}]"),
+        )?;
+        if line_rate != rate {
+            return Err(ConnectorError::Rejected {
+                code: Some("mixed_shipping_tax_rates".into()),
+                message: format!(
+                    "order {number} has shipping lines taxed at {rate} and {line_rate}; Kontor takes one shipping charge per order"
+                ),
+                field: Some("shipping_lines".into()),
+            });
+        }
+        amount += if order.prices_include_tax {
+            line.total + line.total_tax
+        } else {
+            line.total
+        };
+    }
+    Ok(Some(ShippingCharge {
+        method: nonempty(&first.method_id).unwrap_or_else(|| "shipping".into()),
+        amount: Money::new(amount, currency),
+        tax_rate: rate,
+    }))
+}
+
 /// A WooCommerce order in canonical terms, read gross or net as the order was priced.
-pub(crate) fn order_of(order: &Value) -> Result<Order, ConnectorError> {
-    let code = order["currency"].as_str().unwrap_or_default();
-    let currency = Currency::new(code)
-        .map_err(|e| ConnectorError::protocol(format!("order currency `{code}`: {e}")))?;
-    let money = |value: &Value, what: &str| amount_of(value, what).map(|a| Money::new(a, currency));
-    let id = order["id"]
-        .as_u64()
-        .ok_or_else(|| ConnectorError::protocol("an order without an id"))?;
-    let number = text(&order["number"]).unwrap_or_else(|| id.to_string());
-    let gross = order["prices_include_tax"].as_bool().unwrap_or(false);
+pub(crate) fn order_of(value: &Value) -> Result<Order, ConnectorError> {
+    let order: types::Order = crate::typed::read("order", value)?;
+    let number = nonempty(&order.number).unwrap_or_else(|| order.id.to_string());
+    let currency = Currency::new(&order.currency).map_err(|e| {
+        ConnectorError::protocol(format!(
+            "order {number}: currency `{}`: {e}",
+            order.currency
+        ))
+    })?;
+    let gross = order.prices_include_tax;
 
     let mut lines = Vec::new();
-    for line in order["line_items"].as_array().into_iter().flatten() {
-        let quantity = Decimal::from(line["quantity"].as_i64().unwrap_or_default());
-        if quantity.is_zero() {
+    for (i, line) in order.line_items.iter().enumerate() {
+        if line.quantity == 0 {
             continue;
         }
-        let subtotal = amount_of(&line["subtotal"], "line subtotal")?;
-        let total = amount_of(&line["total"], "line total")?;
+        let quantity = Decimal::from(line.quantity);
         let (before, after) = if gross {
             (
-                subtotal + amount_of(&line["subtotal_tax"], "line subtotal_tax")?,
-                total + amount_of(&line["total_tax"], "line total_tax")?,
+                line.subtotal + line.subtotal_tax,
+                line.total + line.total_tax,
             )
         } else {
-            (subtotal, total)
+            (line.subtotal, line.total)
         };
-        let sku = text(&line["sku"]).ok_or_else(|| ConnectorError::Rejected {
-            code: Some("line_without_sku".into()),
-            message: format!(
-                "line `{}` of order {number} has no SKU; give the product a SKU in WooCommerce",
-                line["name"].as_str().unwrap_or_default()
-            ),
-            field: Some("sku".into()),
+        let sku = line.sku.as_deref().and_then(nonempty).ok_or_else(|| {
+            ConnectorError::Rejected {
+                code: Some("line_without_sku".into()),
+                message: format!(
+                    "line `{}` of order {number} has no SKU; give the product a SKU in WooCommerce",
+                    line.name
+                ),
+                field: Some("sku".into()),
+            }
         })?;
         lines.push(OrderLine {
-            id: line["id"].to_string(),
+            id: line.id.to_string(),
             sku,
-            name: line["name"].as_str().unwrap_or_default().to_owned(),
+            name: line.name.clone(),
             quantity,
             unit_price: Money::new(before / quantity, currency),
             discount: Money::new(before - after, currency),
-            tax_rate: rate_of(line, order),
+            tax_rate: rate_of(
+                &line.taxes,
+                &order,
+                &format!("order {number}: line_items[{i}]"),
+            )?,
         });
     }
 
-    let shipping = match order["shipping_lines"].as_array().and_then(|l| l.first()) {
-        Some(line) => {
-            let net = amount_of(&line["total"], "shipping total")?;
-            let tax = amount_of(&line["total_tax"], "shipping total_tax")?;
-            Some(ShippingCharge {
-                method: text(&line["method_id"]).unwrap_or_else(|| "shipping".into()),
-                amount: Money::new(if gross { net + tax } else { net }, currency),
-                tax_rate: rate_of(line, order),
-            })
-        }
-        None => None,
-    };
-    let delivery = match order["shipping_lines"].as_array().and_then(|l| l.first()) {
-        Some(line) if line["method_id"] == "local_pickup" => DeliveryMethod::StorePickup {
-            location: text(&line["method_title"]).unwrap_or_default(),
+    let shipping = shipping_of(&order, &number, currency)?;
+    let delivery = match order.shipping_lines.first() {
+        Some(line) if line.method_id == "local_pickup" => DeliveryMethod::StorePickup {
+            location: line.method_title.trim().to_owned(),
         },
         _ => DeliveryMethod::Shipping {
             method: shipping
@@ -268,34 +309,39 @@ pub(crate) fn order_of(order: &Value) -> Result<Order, ConnectorError> {
         },
     };
 
-    let total = money(&order["total"], "total")?;
-    let status = order["status"].as_str().unwrap_or_default();
-    let payments = payments_of(order, &number, currency, total)?;
-    let billing = &order["billing"];
+    let total = Money::new(order.total, currency);
+    let payments = payments_of(&order, &number, currency, total)?;
+    let billing = &order.billing;
     let billing_address = address_of(billing)?;
-    let shipping_address = address_of(&order["shipping"])?;
-    let vat_id = vat_id_of(order);
-    let customer_id = order["customer_id"].as_u64().filter(|id| *id > 0);
-    let created = gmt_of(&order["date_created_gmt"])
-        .ok_or_else(|| ConnectorError::protocol("an order without date_created_gmt"))?;
+    let shipping_address = address_of(&order.shipping)?;
+    let vat_id = vat_id_of(&order);
+    let customer_id = Some(order.customer_id).filter(|id| *id > 0);
+    let created = time_of(
+        &order.date_created_gmt,
+        &format!("order {number}: date_created_gmt"),
+    )?;
+    let updated = time_of(
+        &order.date_modified_gmt,
+        &format!("order {number}: date_modified_gmt"),
+    )?;
 
     Ok(Order {
-        id: id.to_string(),
+        id: order.id.to_string(),
         number: number.clone(),
         placed_at: created,
-        updated_at: gmt_of(&order["date_modified_gmt"]).unwrap_or(created),
+        updated_at: updated,
         currency,
         prices_include_tax: gross,
         customer: OrderCustomer {
             reference: customer_id.map(|id| id.to_string()),
-            email: text(&billing["email"]).and_then(|e| Email::new(&e).ok()),
-            name: [text(&billing["first_name"]), text(&billing["last_name"])]
+            email: nonempty(&billing.email).and_then(|e| Email::new(&e).ok()),
+            name: [nonempty(&billing.first_name), nonempty(&billing.last_name)]
                 .into_iter()
                 .flatten()
                 .collect::<Vec<_>>()
                 .join(" "),
-            phone: text(&billing["phone"]),
-            company: text(&billing["company"]),
+            phone: nonempty(&billing.phone),
+            company: nonempty(&billing.company),
             vat_id: vat_id.clone(),
         },
         billing_address,
@@ -304,21 +350,21 @@ pub(crate) fn order_of(order: &Value) -> Result<Order, ConnectorError> {
         shipping,
         discounts: Vec::new(),
         totals: OrderTotals {
-            tax: money(&order["total_tax"], "total_tax")?,
+            tax: Money::new(order.total_tax, currency),
             total,
         },
-        payment_state: payment_state_of(status, &payments, &total),
-        payment_method: text(&order["payment_method"]),
+        payment_state: payment_state_of(&order.status, &payments, &total),
+        payment_method: nonempty(&order.payment_method),
         payments,
         delivery,
-        status: status_of(status),
-        source_status: Some(status.to_owned()),
+        status: status_of(&order.status),
+        source_status: Some(order.status.clone()),
         requested_document: if vat_id.is_some() {
             RequestedDocument::Invoice
         } else {
             RequestedDocument::Receipt
         },
-        note: text(&order["customer_note"]),
+        note: nonempty(&order.customer_note),
     })
 }
 
@@ -390,6 +436,63 @@ mod tests {
         assert!(matches!(
             order_of(&unsku),
             Err(ConnectorError::Rejected { .. })
+        ));
+    }
+
+    #[test]
+    fn an_answer_missing_what_money_quantity_or_identity_depends_on_is_refused_by_name() {
+        for (path, field) in [
+            ("/prices_include_tax", "prices_include_tax"),
+            ("/line_items/0/quantity", "line_items[0].quantity"),
+            ("/line_items/0/total", "line_items[0].total"),
+            ("/line_items/0/id", "line_items[0].id"),
+            ("/shipping_lines/0/total_tax", "shipping_lines[0].total_tax"),
+            ("/total", "total"),
+            ("/id", "id"),
+            ("/currency", "currency"),
+        ] {
+            let mut answer = order(true);
+            let (parent, key) = path.rsplit_once('/').expect("a path");
+            answer
+                .pointer_mut(parent)
+                .and_then(Value::as_object_mut)
+                .expect("the parent")
+                .remove(key);
+            match order_of(&answer) {
+                Err(ConnectorError::Protocol { message, .. }) => {
+                    assert!(message.contains(field), "{field}: {message}")
+                }
+                other => panic!("{field}: {other:?}"),
+            }
+        }
+        let mut empty = order(false);
+        empty["line_items"][0]["subtotal"] = json!("");
+        assert!(matches!(
+            order_of(&empty),
+            Err(ConnectorError::Protocol { .. })
+        ));
+        let mut unlisted = order(false);
+        unlisted["line_items"][0]["taxes"][0]["id"] = json!(99);
+        assert!(matches!(
+            order_of(&unlisted),
+            Err(ConnectorError::Protocol { .. })
+        ));
+    }
+
+    #[test]
+    fn every_shipping_line_counts_and_lines_at_two_rates_are_refused() {
+        let mut two = order(false);
+        two["shipping_lines"] = json!([
+            {"id": 9, "method_id": "flat_rate", "method_title": "Kurier", "total": "15.00", "total_tax": "3.45", "taxes": [{"id": 1, "total": "3.45"}]},
+            {"id": 10, "method_id": "flat_rate", "method_title": "Wniesienie", "total": "5.00", "total_tax": "1.15", "taxes": [{"id": 1, "total": "1.15"}]},
+        ]);
+        let shipping = order_of(&two).expect("maps").shipping.expect("shipping");
+        assert_eq!(shipping.amount.amount, Decimal::new(2000, 2));
+        two["tax_lines"] = json!([{"id": 5, "rate_id": 1, "rate_percent": 23}, {"id": 6, "rate_id": 2, "rate_percent": 8}]);
+        two["shipping_lines"][1]["taxes"][0]["id"] = json!(2);
+        assert!(matches!(
+            order_of(&two),
+            Err(ConnectorError::Rejected { code: Some(code), .. }) if code == "mixed_shipping_tax_rates"
         ));
     }
 }

@@ -12,38 +12,56 @@ use serde_json::Value;
 
 use crate::seconds_cursor::SecondsCursor;
 use crate::woocommerce::WooCommerceSystem;
-use crate::woocommerce::mappers::{decimal_of, gmt_of};
+use crate::woocommerce::mappers::gmt_of;
+use crate::woocommerce::types;
 
-fn return_of(order: &Value, refund: &Value) -> Result<Return, ConnectorError> {
+/// A refund of `order` as a return for the ERP, with when it was made and its id.
+fn return_of(
+    order: &Value,
+    refund: &Value,
+) -> Result<(DateTime<Utc>, u64, Return), ConnectorError> {
+    let number = order["number"].as_str().unwrap_or_default().to_owned();
+    let refund: types::Refund = crate::typed::read(&format!("order {number}: refund"), refund)?;
+    let what = format!("order {number}: refund {}", refund.id);
     let code = order["currency"].as_str().unwrap_or_default();
     let currency = Currency::new(code)
-        .map_err(|e| ConnectorError::protocol(format!("order currency `{code}`: {e}")))?;
-    let reason = refund["reason"]
-        .as_str()
-        .filter(|r| !r.is_empty())
-        .map(str::to_owned);
-    let lines = refund["line_items"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|line| {
-            Some(ReturnLine {
-                sku: line["sku"].as_str().filter(|s| !s.is_empty())?.to_owned(),
-                quantity: Decimal::from(line["quantity"].as_i64()?.abs()),
-                reason: reason.clone(),
-            })
-        })
-        .collect();
-    Ok(Return {
-        reference: format!(
-            "woocommerce-refund-{}",
-            refund["id"].as_u64().unwrap_or_default()
-        ),
-        order_number: order["number"].as_str().unwrap_or_default().to_owned(),
-        lines,
-        refund: decimal_of(&refund["amount"]).map(|a| Money::new(a, currency)),
-        created_at: gmt_of(&refund["date_created_gmt"]).unwrap_or_else(Utc::now),
-    })
+        .map_err(|e| ConnectorError::protocol(format!("{what}: order currency `{code}`: {e}")))?;
+    let reason = Some(refund.reason.trim().to_owned()).filter(|r| !r.is_empty());
+    let mut lines = Vec::new();
+    for (i, line) in refund.line_items.iter().enumerate() {
+        let sku = line
+            .sku
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| ConnectorError::Rejected {
+                code: Some("line_without_sku".into()),
+                message: format!("{what}: line_items[{i}] has no SKU; the ERP cannot take it back"),
+                field: Some("sku".into()),
+            })?;
+        lines.push(ReturnLine {
+            sku: sku.to_owned(),
+            quantity: Decimal::from(line.quantity.abs()),
+            reason: reason.clone(),
+        });
+    }
+    let at = gmt_of(&Value::String(refund.date_created_gmt.clone())).ok_or_else(|| {
+        ConnectorError::protocol(format!(
+            "{what}: date_created_gmt `{}` is not a GMT date",
+            refund.date_created_gmt
+        ))
+    })?;
+    Ok((
+        at,
+        refund.id,
+        Return {
+            reference: format!("woocommerce-refund-{}", refund.id),
+            order_number: number,
+            lines,
+            refund: Some(Money::new(refund.amount, currency)),
+            created_at: at,
+        },
+    ))
 }
 
 #[async_trait]
@@ -68,12 +86,7 @@ impl ReturnSource for WooCommerceSystem {
                 )
                 .await?;
             for refund in &refunds.items {
-                let (Some(at), Some(refund_id)) =
-                    (gmt_of(&refund["date_created_gmt"]), refund["id"].as_u64())
-                else {
-                    continue;
-                };
-                returns.push((at, refund_id, return_of(order, refund)?));
+                returns.push(return_of(order, refund)?);
             }
         }
         let Some((at, id, _)) = orders.last() else {
