@@ -5,7 +5,6 @@
 
 use std::str::FromStr;
 
-use chrono::{DateTime, Utc};
 use kontor_connector::ConnectorError;
 use kontor_model::{
     Address, CountryCode, Currency, DeliveryMethod, Email, Money, Order, OrderCustomer, OrderLine,
@@ -15,6 +14,8 @@ use kontor_model::{
 use rust_decimal::Decimal;
 use rust_decimal::prelude::ToPrimitive;
 use serde_json::Value;
+
+use super::types;
 
 /// Vendure's money precision (its `DefaultMoneyStrategy`).
 const PRECISION: u32 = 2;
@@ -113,39 +114,43 @@ pub(crate) fn status_of(state: &str) -> OrderStatus {
     }
 }
 
-fn text(value: &Value) -> Option<String> {
-    value
-        .as_str()
-        .map(str::trim)
+fn nonempty(text: Option<&str>) -> Option<String> {
+    text.map(str::trim)
         .filter(|s| !s.is_empty())
         .map(str::to_owned)
 }
 
-fn time_of(value: &Value, field: &str) -> Result<DateTime<Utc>, ConnectorError> {
-    value
-        .as_str()
-        .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
-        .map(|t| t.with_timezone(&Utc))
-        .ok_or_else(|| ConnectorError::protocol(format!("`{field}` is not a time: {value}")))
+/// A rate as Vendure's `Float` percentage, exactly as printed.
+fn rate_from(rate: f64, what: &str) -> Result<Decimal, ConnectorError> {
+    Decimal::from_str(&rate.to_string())
+        .map(|d| d.normalize())
+        .map_err(|_| ConnectorError::protocol(format!("{what}: `{rate}` is not a tax rate")))
+}
+
+fn minor(amount: i64, currency: Currency) -> Money {
+    Money::new(Decimal::new(amount, PRECISION), currency)
 }
 
 /// An order address, or `None` when Vendure has none (it answers with empty fields).
-fn address_of(value: &Value) -> Result<Option<Address>, ConnectorError> {
-    let Some(street) = text(&value["streetLine1"]) else {
+fn address_of(address: Option<&types::OrderAddress>) -> Result<Option<Address>, ConnectorError> {
+    let Some(address) = address else {
         return Ok(None);
     };
-    let country = text(&value["countryCode"]).unwrap_or_default();
+    let Some(street) = nonempty(address.street_line1.as_deref()) else {
+        return Ok(None);
+    };
+    let country = nonempty(address.country_code.as_deref()).unwrap_or_default();
     Ok(Some(Address {
-        name: text(&value["fullName"]).unwrap_or_default(),
-        company: text(&value["company"]),
+        name: nonempty(address.full_name.as_deref()).unwrap_or_default(),
+        company: nonempty(address.company.as_deref()),
         street,
-        street2: text(&value["streetLine2"]),
-        postal_code: text(&value["postalCode"]).unwrap_or_default(),
-        city: text(&value["city"]).unwrap_or_default(),
-        region: text(&value["province"]),
+        street2: nonempty(address.street_line2.as_deref()),
+        postal_code: nonempty(address.postal_code.as_deref()).unwrap_or_default(),
+        city: nonempty(address.city.as_deref()).unwrap_or_default(),
+        region: nonempty(address.province.as_deref()),
         country: CountryCode::new(&country)
             .map_err(|e| ConnectorError::protocol(format!("country `{country}`: {e}")))?,
-        phone: text(&value["phoneNumber"]),
+        phone: nonempty(address.phone_number.as_deref()),
     }))
 }
 
@@ -166,48 +171,33 @@ fn rate_between(net: &Money, gross: &Money, known: &[Decimal]) -> TaxRate {
 }
 
 /// Settled payments as captures, settled refunds as refunds.
-fn payments_of(
-    order: &Value,
-    number: &str,
-    currency: Currency,
-) -> Result<Vec<Payment>, ConnectorError> {
-    let mut payments = Vec::new();
-    for payment in order["payments"].as_array().into_iter().flatten() {
-        let method = payment["method"].as_str().unwrap_or_default().to_owned();
-        if payment["state"] == "Settled" {
-            payments.push(Payment {
+fn payments_of(payments: &[types::Payment], number: &str, currency: Currency) -> Vec<Payment> {
+    let mut out = Vec::new();
+    for payment in payments {
+        if payment.state == "Settled" {
+            out.push(Payment {
                 order_number: number.to_owned(),
                 kind: PaymentKind::Capture,
-                amount: money_of(&payment["amount"], currency)?,
-                method: method.clone(),
-                transaction_id: text(&payment["transactionId"]).unwrap_or_else(|| {
-                    format!(
-                        "vendure-payment-{}",
-                        payment["id"].as_str().unwrap_or_default()
-                    )
-                }),
-                at: time_of(&payment["updatedAt"], "payment.updatedAt")?,
+                amount: minor(payment.amount, currency),
+                method: payment.method.clone(),
+                transaction_id: nonempty(payment.transaction_id.as_deref())
+                    .unwrap_or_else(|| format!("vendure-payment-{}", payment.id)),
+                at: payment.updated_at,
             });
         }
-        for refund in payment["refunds"].as_array().into_iter().flatten() {
-            if refund["state"] == "Settled" {
-                payments.push(Payment {
-                    order_number: number.to_owned(),
-                    kind: PaymentKind::Refund,
-                    amount: money_of(&refund["total"], currency)?,
-                    method: method.clone(),
-                    transaction_id: text(&refund["transactionId"]).unwrap_or_else(|| {
-                        format!(
-                            "vendure-refund-{}",
-                            refund["id"].as_str().unwrap_or_default()
-                        )
-                    }),
-                    at: time_of(&refund["createdAt"], "refund.createdAt")?,
-                });
-            }
+        for refund in payment.refunds.iter().filter(|r| r.state == "Settled") {
+            out.push(Payment {
+                order_number: number.to_owned(),
+                kind: PaymentKind::Refund,
+                amount: minor(refund.total, currency),
+                method: payment.method.clone(),
+                transaction_id: nonempty(refund.transaction_id.as_deref())
+                    .unwrap_or_else(|| format!("vendure-refund-{}", refund.id)),
+                at: refund.created_at,
+            });
         }
     }
-    Ok(payments)
+    out
 }
 
 fn payment_state_of(
@@ -235,68 +225,115 @@ fn payment_state_of(
     }
 }
 
+/// An order's shipping lines as one charge: added up when they share a tax rate,
+/// refused at two rates rather than dropped.
+fn shipping_of(
+    order: &types::Order,
+    prices_include_tax: bool,
+    known: &[Decimal],
+    currency: Currency,
+) -> Result<Option<ShippingCharge>, ConnectorError> {
+    let Some(first) = order.shipping_lines.first() else {
+        return Ok(None);
+    };
+    let rate_of = |line: &types::ShippingLine| {
+        rate_between(
+            &minor(line.discounted_price, currency),
+            &minor(line.discounted_price_with_tax, currency),
+            known,
+        )
+    };
+    // A free line has no rate of its own: the rate is the first charged line's.
+    let rate = order
+        .shipping_lines
+        .iter()
+        .find(|line| line.discounted_price != 0)
+        .map_or(TaxRate::ZERO, rate_of);
+    let mut amount = 0_i64;
+    for line in &order.shipping_lines {
+        let line_rate = rate_of(line);
+        if line_rate != rate && line.discounted_price != 0 {
+            return Err(ConnectorError::Rejected {
+                code: Some("mixed_shipping_tax_rates".into()),
+                message: format!(
+                    "order {} has shipping lines taxed at {rate} and {line_rate}; Kontor takes one shipping charge per order",
+                    order.code
+                ),
+                field: Some("shippingLines".into()),
+            });
+        }
+        amount += if prices_include_tax {
+            line.discounted_price_with_tax
+        } else {
+            line.discounted_price
+        };
+    }
+    Ok(Some(ShippingCharge {
+        method: first.shipping_method.code.clone(),
+        amount: minor(amount, currency),
+        tax_rate: rate,
+    }))
+}
+
 /// A Vendure order in canonical terms. `prices_include_tax` is the channel's setting:
 /// lines and shipping are read gross or net to match it.
-pub(crate) fn order_of(order: &Value, prices_include_tax: bool) -> Result<Order, ConnectorError> {
-    let code = order["currencyCode"].as_str().unwrap_or_default();
-    let currency = Currency::new(code)
-        .map_err(|e| ConnectorError::protocol(format!("order currency `{code}`: {e}")))?;
-    let money = |field: &Value| money_of(field, currency);
-    let number =
-        text(&order["code"]).ok_or_else(|| ConnectorError::protocol("an order without a code"))?;
-    let suffix = if prices_include_tax { "WithTax" } else { "" };
-    let known_rates: Vec<Decimal> = order["taxSummary"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|t| decimal_of(&t["taxRate"]))
-        .collect();
+pub(crate) fn order_of(value: &Value, prices_include_tax: bool) -> Result<Order, ConnectorError> {
+    let order: types::Order = crate::typed::read("order", value)?;
+    let number = order.code.trim().to_owned();
+    if number.is_empty() {
+        return Err(ConnectorError::protocol("order: code: is empty"));
+    }
+    let currency = Currency::new(&order.currency_code).map_err(|e| {
+        ConnectorError::protocol(format!(
+            "order {number}: currencyCode `{}`: {e}",
+            order.currency_code
+        ))
+    })?;
+    let known_rates = order
+        .tax_summary
+        .iter()
+        .enumerate()
+        .map(|(i, t)| rate_from(t.tax_rate, &format!("order {number}: taxSummary[{i}]")))
+        .collect::<Result<Vec<_>, _>>()?;
 
     let mut lines = Vec::new();
-    for line in order["lines"].as_array().into_iter().flatten() {
-        let quantity = line["quantity"].as_i64().unwrap_or_default();
+    for (i, line) in order.lines.iter().enumerate() {
         // Cancelled lines stay on a Vendure order with quantity 0.
-        if quantity == 0 {
+        if line.quantity == 0 {
             continue;
         }
-        let line_price = money(&line[format!("linePrice{suffix}")])?;
-        let prorated = money(&line[format!("proratedLinePrice{suffix}")])?;
+        let what = format!("order {number}: lines[{i}]");
+        let sku =
+            nonempty(Some(&line.product_variant.sku)).ok_or_else(|| ConnectorError::Rejected {
+                code: Some("line_without_sku".into()),
+                message: format!(
+                    "line `{}` of order {number} has no SKU; give the variant a SKU in Vendure",
+                    line.product_variant.name
+                ),
+                field: Some("sku".into()),
+            })?;
+        let (unit, line_price, prorated) = if prices_include_tax {
+            (
+                line.unit_price_with_tax,
+                line.line_price_with_tax,
+                line.prorated_line_price_with_tax,
+            )
+        } else {
+            (line.unit_price, line.line_price, line.prorated_line_price)
+        };
         lines.push(OrderLine {
-            id: line["id"].as_str().unwrap_or_default().to_owned(),
-            sku: line["productVariant"]["sku"]
-                .as_str()
-                .unwrap_or_default()
-                .to_owned(),
-            name: line["productVariant"]["name"]
-                .as_str()
-                .unwrap_or_default()
-                .to_owned(),
-            quantity: Decimal::from(quantity),
-            unit_price: money(&line[format!("unitPrice{suffix}")])?,
+            id: line.id.clone(),
+            sku,
+            name: line.product_variant.name.clone(),
+            quantity: Decimal::from(line.quantity),
+            unit_price: minor(unit, currency),
             // Line promotions and the line's share of order promotions alike.
-            discount: line_price
-                .checked_sub(&prorated)
-                .map_err(|e| ConnectorError::protocol(e.to_string()))?,
-            tax_rate: TaxRate(decimal_of(&line["taxRate"]).unwrap_or_default()),
+            discount: minor(line_price - prorated, currency),
+            tax_rate: TaxRate(rate_from(line.tax_rate, &format!("{what}.taxRate"))?),
         });
     }
 
-    let shipping_line = order["shippingLines"].as_array().and_then(|l| l.first());
-    let shipping = match shipping_line {
-        Some(line) => {
-            let net = money(&line["discountedPrice"])?;
-            let gross = money(&line["discountedPriceWithTax"])?;
-            Some(ShippingCharge {
-                method: line["shippingMethod"]["code"]
-                    .as_str()
-                    .unwrap_or_default()
-                    .to_owned(),
-                amount: if prices_include_tax { gross } else { net },
-                tax_rate: rate_between(&net, &gross, &known_rates),
-            })
-        }
-        None => None,
-    };
+    let shipping = shipping_of(&order, prices_include_tax, &known_rates, currency)?;
     let delivery = DeliveryMethod::Shipping {
         method: shipping
             .as_ref()
@@ -304,42 +341,42 @@ pub(crate) fn order_of(order: &Value, prices_include_tax: bool) -> Result<Order,
         carrier: None,
     };
 
-    let total = money(&order["totalWithTax"])?;
-    let net = money(&order["total"])?;
-    let state = order["state"].as_str().unwrap_or_default();
-    let payments = payments_of(order, &number, currency)?;
-    let authorized = order["payments"]
-        .as_array()
-        .is_some_and(|all| all.iter().any(|p| p["state"] == "Authorized"));
-    let billing_address = address_of(&order["billingAddress"])?;
-    let shipping_address = address_of(&order["shippingAddress"])?;
-    let customer = &order["customer"];
-    let name = [text(&customer["firstName"]), text(&customer["lastName"])]
-        .into_iter()
-        .flatten()
-        .collect::<Vec<_>>()
-        .join(" ");
+    let total = minor(order.total_with_tax, currency);
+    let net = minor(order.total, currency);
+    let all_payments = order.payments.as_deref().unwrap_or_default();
+    let payments = payments_of(all_payments, &number, currency);
+    let authorized = all_payments.iter().any(|p| p.state == "Authorized");
+    let billing_address = address_of(order.billing_address.as_ref())?;
+    let shipping_address = address_of(order.shipping_address.as_ref())?;
+    let customer = order.customer.as_ref();
+    let name = customer
+        .map(|c| {
+            [nonempty(Some(&c.first_name)), nonempty(Some(&c.last_name))]
+                .into_iter()
+                .flatten()
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .unwrap_or_default();
     let company = billing_address
         .as_ref()
         .or(shipping_address.as_ref())
         .and_then(|a| a.company.clone());
-    let placed_at = match order["orderPlacedAt"] {
-        Value::Null => time_of(&order["updatedAt"], "updatedAt")?,
-        ref at => time_of(at, "orderPlacedAt")?,
-    };
 
     Ok(Order {
-        id: order["id"].as_str().unwrap_or_default().to_owned(),
+        id: order.id.clone(),
         number: number.clone(),
-        placed_at,
-        updated_at: time_of(&order["updatedAt"], "updatedAt")?,
+        placed_at: order.order_placed_at.unwrap_or(order.updated_at),
+        updated_at: order.updated_at,
         currency,
         prices_include_tax,
         customer: OrderCustomer {
-            reference: text(&customer["id"]),
-            email: text(&customer["emailAddress"]).and_then(|e| Email::new(&e).ok()),
+            reference: customer.map(|c| c.id.clone()),
+            email: customer
+                .and_then(|c| nonempty(Some(&c.email_address)))
+                .and_then(|e| Email::new(&e).ok()),
             name,
-            phone: text(&customer["phoneNumber"]),
+            phone: customer.and_then(|c| nonempty(c.phone_number.as_deref())),
             company,
             vat_id: None,
         },
@@ -354,15 +391,12 @@ pub(crate) fn order_of(order: &Value, prices_include_tax: bool) -> Result<Order,
                 .map_err(|e| ConnectorError::protocol(e.to_string()))?,
             total,
         },
-        payment_state: payment_state_of(state, &payments, authorized, &total),
-        payment_method: order["payments"]
-            .as_array()
-            .and_then(|all| all.first())
-            .and_then(|p| text(&p["method"])),
+        payment_state: payment_state_of(&order.state, &payments, authorized, &total),
+        payment_method: all_payments.first().map(|p| p.method.clone()),
         payments,
         delivery,
-        status: status_of(state),
-        source_status: Some(state.to_owned()),
+        status: status_of(&order.state),
+        source_status: Some(order.state.clone()),
         requested_document: RequestedDocument::Receipt,
         note: None,
     })
@@ -509,5 +543,68 @@ mod tests {
         );
         assert_eq!(status_of("PartiallyShipped"), OrderStatus::PartiallyShipped);
         assert_eq!(status_of("Delivered"), OrderStatus::Delivered);
+    }
+
+    #[test]
+    fn an_answer_missing_what_money_quantity_or_identity_depends_on_is_refused_by_name() {
+        for (path, field) in [
+            ("/lines/0/quantity", "lines[0].quantity"),
+            ("/lines/0/taxRate", "lines[0].taxRate"),
+            (
+                "/lines/0/proratedLinePriceWithTax",
+                "lines[0].proratedLinePriceWithTax",
+            ),
+            ("/lines/0/productVariant/sku", "lines[0].productVariant.sku"),
+            ("/lines/0/id", "lines[0].id"),
+            (
+                "/shippingLines/0/discountedPriceWithTax",
+                "shippingLines[0].discountedPriceWithTax",
+            ),
+            ("/totalWithTax", "totalWithTax"),
+            ("/code", "code"),
+            ("/payments/0/amount", "payments[0].amount"),
+        ] {
+            let mut answer = vendure_order("PaymentSettled");
+            let (parent, key) = path.rsplit_once('/').expect("a path");
+            answer
+                .pointer_mut(parent)
+                .and_then(Value::as_object_mut)
+                .expect("the parent")
+                .remove(key);
+            match order_of(&answer, true) {
+                Err(ConnectorError::Protocol { message, .. }) => {
+                    assert!(message.contains(field), "{field}: {message}")
+                }
+                other => panic!("{field}: {other:?}"),
+            }
+        }
+        let mut unsku = vendure_order("PaymentSettled");
+        unsku["lines"][0]["productVariant"]["sku"] = json!("");
+        assert!(matches!(
+            order_of(&unsku, true),
+            Err(ConnectorError::Rejected { .. })
+        ));
+    }
+
+    #[test]
+    fn every_shipping_line_counts_and_lines_at_two_rates_are_refused() {
+        let mut two = vendure_order("PaymentSettled");
+        two["shippingLines"] = json!([
+            {"shippingMethod": {"code": "free", "name": "Free"}, "discountedPrice": 0, "discountedPriceWithTax": 0},
+            {"shippingMethod": {"code": "courier", "name": "Courier"}, "discountedPrice": 1500, "discountedPriceWithTax": 1845},
+            {"shippingMethod": {"code": "insurance", "name": "Insurance"}, "discountedPrice": 500, "discountedPriceWithTax": 615},
+        ]);
+        let shipping = order_of(&two, true)
+            .expect("maps")
+            .shipping
+            .expect("shipping");
+        assert_eq!(shipping.amount, pln("24.60"));
+        assert_eq!(shipping.tax_rate, TaxRate(Decimal::from(23)));
+        two["shippingLines"][2]["discountedPriceWithTax"] = json!(540);
+        two["taxSummary"] = json!([{"taxRate": 23}, {"taxRate": 8}]);
+        assert!(matches!(
+            order_of(&two, true),
+            Err(ConnectorError::Rejected { code: Some(code), .. }) if code == "mixed_shipping_tax_rates"
+        ));
     }
 }

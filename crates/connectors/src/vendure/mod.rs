@@ -13,6 +13,7 @@ mod client;
 mod config;
 mod mappers;
 mod ports;
+mod types;
 mod webhook;
 
 use std::collections::HashMap;
