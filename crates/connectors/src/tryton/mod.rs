@@ -201,10 +201,10 @@ impl TrytonSystem {
             .client()
             .read("product.category", &[category], &["customer_taxes"], None)
             .await?;
-        let taxes = read
-            .first()
-            .map(|r| values::get_ids(r, "customer_taxes"))
-            .unwrap_or_default();
+        let taxes = match read.first() {
+            Some(record) => values::get_ids(record, "customer_taxes")?,
+            None => Vec::new(),
+        };
         self.inner
             .cache
             .lock()

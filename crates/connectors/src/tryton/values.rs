@@ -49,12 +49,17 @@ pub(crate) fn get_ref(record: &Record, field: &str) -> Option<i64> {
     record.get(field).and_then(Value::as_i64)
 }
 
-pub(crate) fn get_ids(record: &Record, field: &str) -> Vec<i64> {
-    record
-        .get(field)
-        .and_then(Value::as_array)
-        .map(|ids| ids.iter().filter_map(Value::as_i64).collect())
-        .unwrap_or_default()
+/// A One2Many or Many2Many: its ids. An answer without the field is refused — read as
+/// no lines, a sale would lose them.
+pub(crate) fn get_ids(record: &Record, field: &str) -> Result<Vec<i64>, ConnectorError> {
+    match record.get(field) {
+        Some(Value::Array(ids)) => ids
+            .iter()
+            .map(|id| id.as_i64().ok_or_else(|| unexpected(record, field, "ids")))
+            .collect(),
+        Some(Value::Null) => Ok(Vec::new()),
+        _ => Err(unexpected(record, field, "a list of ids")),
+    }
 }
 
 /// A boolean; on SQLite Tryton sends some as 0 and 1.
@@ -73,7 +78,17 @@ pub(crate) fn get_str<'a>(record: &'a Record, field: &str) -> Option<&'a str> {
         .filter(|s| !s.is_empty())
 }
 
+/// A decimal field that must have a value: money and quantities are read with it, so
+/// an empty or missing one is refused by name rather than read as zero.
 pub(crate) fn get_decimal(record: &Record, field: &str) -> Result<Decimal, ConnectorError> {
+    get_optional_decimal(record, field)?.ok_or_else(|| unexpected(record, field, "a decimal"))
+}
+
+/// A decimal field that may be empty (`None`); a field the answer lacks is refused.
+pub(crate) fn get_optional_decimal(
+    record: &Record,
+    field: &str,
+) -> Result<Option<Decimal>, ConnectorError> {
     match record.get(field) {
         Some(Value::Object(tagged))
             if tagged.get("__class__").and_then(Value::as_str) == Some("Decimal") =>
@@ -82,14 +97,17 @@ pub(crate) fn get_decimal(record: &Record, field: &str) -> Result<Decimal, Conne
                 .get("decimal")
                 .and_then(Value::as_str)
                 .and_then(|d| Decimal::from_str_exact(d).ok())
+                .map(Some)
                 .ok_or_else(|| unexpected(record, field, "a decimal"))
         }
         // Float fields (quantities) come as JSON numbers.
         Some(Value::Number(n)) => n
             .to_string()
             .parse()
+            .map(Some)
             .map_err(|_| unexpected(record, field, "a number")),
-        Some(Value::Null) | None => Ok(Decimal::ZERO),
+        Some(Value::Null) => Ok(None),
+        None => Err(unexpected(record, field, "a decimal")),
         _ => Err(unexpected(record, field, "a decimal")),
     }
 }
@@ -183,5 +201,20 @@ mod tests {
         );
         assert_eq!(get_bytes(&record["name"]).unwrap(), b"%PDF");
         assert!(get_decimal(&record, "name").is_err());
+    }
+
+    #[test]
+    fn an_answer_missing_an_amount_a_quantity_or_lines_is_refused_by_name() {
+        let mut line = Record::new();
+        line.insert("amount".into(), Value::Null);
+        line.insert("lines".into(), json!([1, 2]));
+        let refused = get_decimal(&line, "amount").unwrap_err().to_string();
+        assert!(refused.contains("`amount`"), "{refused}");
+        let refused = get_decimal(&line, "quantity").unwrap_err().to_string();
+        assert!(refused.contains("`quantity`"), "{refused}");
+        assert_eq!(get_optional_decimal(&line, "amount").unwrap(), None);
+        assert_eq!(get_ids(&line, "lines").unwrap(), [1, 2]);
+        let refused = get_ids(&line, "taxes").unwrap_err().to_string();
+        assert!(refused.contains("`taxes`"), "{refused}");
     }
 }

@@ -56,10 +56,10 @@ impl TrytonSystem {
     ) -> Result<Vec<Product>, ConnectorError> {
         let languages = &self.config().languages;
         let ids: Vec<i64> = templates.iter().filter_map(|t| get_ref(t, "id")).collect();
-        let variant_ids: Vec<i64> = templates
-            .iter()
-            .flat_map(|t| get_ids(t, "products"))
-            .collect();
+        let mut variant_ids: Vec<i64> = Vec::new();
+        for template in &templates {
+            variant_ids.extend(get_ids(template, "products")?);
+        }
         let mut names: BTreeMap<(i64, String), String> = BTreeMap::new();
         let mut descriptions: BTreeMap<(i64, String), String> = BTreeMap::new();
         let mut variants: BTreeMap<i64, Record> = BTreeMap::new();
@@ -107,7 +107,7 @@ impl TrytonSystem {
                 }
                 text
             };
-            let members: Vec<&Record> = get_ids(&template, "products")
+            let members: Vec<&Record> = get_ids(&template, "products")?
                 .iter()
                 .filter_map(|v| variants.get(v))
                 .collect();

@@ -135,7 +135,7 @@ impl TrytonSystem {
             }
             let name = get_str(&party, "name").unwrap_or_default().to_owned();
             let addresses = self
-                .addresses_of(&get_ids(&party, "addresses"))
+                .addresses_of(&get_ids(&party, "addresses")?)
                 .await?
                 .into_iter()
                 .map(|(_, a)| a)

@@ -108,7 +108,7 @@ impl TrytonSystem {
             .map(|s| get_ids(s, "invoices"))
             .ok_or_else(|| ConnectorError::NotFound {
                 what: format!("Tryton sale {sale}"),
-            })?;
+            })??;
         let mut invoices = self
             .client()
             .read(
@@ -154,13 +154,15 @@ impl TrytonSystem {
         let mut records = Vec::new();
         for invoice in invoices {
             let currency = self
-                .currency(get_ref(invoice, "currency").unwrap_or_default())
+                .currency(get_ref(invoice, "currency").ok_or_else(|| {
+                    ConnectorError::protocol("Tryton sent an invoice without `currency`")
+                })?)
                 .await?;
             let lines = self
                 .client()
                 .read(
                     "account.move.line",
-                    &get_ids(invoice, "payment_lines"),
+                    &get_ids(invoice, "payment_lines")?,
                     &[
                         "debit",
                         "credit",
@@ -196,7 +198,7 @@ impl TrytonSystem {
                 .client()
                 .read(
                     "stock.move",
-                    &get_ids(&record, "outgoing_moves"),
+                    &get_ids(&record, "outgoing_moves")?,
                     &["product.code", "quantity", "origin", "state"],
                     None,
                 )

@@ -9,7 +9,9 @@ use rust_decimal::Decimal;
 use serde_json::{Value, json};
 
 use crate::tryton::TrytonSystem;
-use crate::tryton::values::{Record, get_bool, get_decimal, get_ids, get_ref, get_str};
+use crate::tryton::values::{
+    Record, get_bool, get_decimal, get_ids, get_optional_decimal, get_ref, get_str,
+};
 use crate::tryton::window::Window;
 
 impl TrytonSystem {
@@ -58,13 +60,16 @@ impl TrytonSystem {
             )
             .await?
         {
-            if let Some(sku) = get_str(&variant, "code") {
-                prices.push(price(
-                    sku,
-                    get_decimal(&variant, "list_price_used")?,
-                    false,
-                    PriceScope::Base,
-                ));
+            let Some(sku) = get_str(&variant, "code") else {
+                continue;
+            };
+            // A product without a list price has no price to send: the shop keeps its
+            // own rather than selling at 0.00.
+            match get_optional_decimal(&variant, "list_price_used")? {
+                Some(amount) => prices.push(price(sku, amount, false, PriceScope::Base)),
+                None => {
+                    tracing::warn!(message = "A Tryton product has no list price; no price is sent for it.", %sku)
+                }
             }
         }
         let lists = self
@@ -146,11 +151,10 @@ impl PriceSource for TrytonSystem {
                 &["products"],
             )
             .await?;
-        let variants: Vec<i64> = page
-            .records
-            .iter()
-            .flat_map(|t| get_ids(t, "products"))
-            .collect();
+        let mut variants: Vec<i64> = Vec::new();
+        for template in &page.records {
+            variants.extend(get_ids(template, "products")?);
+        }
         Ok(Changes {
             items: self.prices_of(&variants).await?,
             cursor: Some(page.cursor),

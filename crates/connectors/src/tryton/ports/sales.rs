@@ -51,7 +51,7 @@ impl TrytonSystem {
                 .client()
                 .read(
                     "sale.line",
-                    &get_ids(&sale, "lines"),
+                    &get_ids(&sale, "lines")?,
                     &[
                         "type",
                         "product.code",
@@ -253,7 +253,7 @@ fn sale_line(
     currency: Currency,
 ) -> Result<SalesLine, ConnectorError> {
     let amount = get_decimal(line, "amount")?;
-    let rate: Decimal = get_ids(line, "taxes")
+    let rate: Decimal = get_ids(line, "taxes")?
         .iter()
         .filter_map(|id| taxes.iter().find(|t| t.id == *id))
         .map(|t| t.percent)
@@ -314,7 +314,7 @@ impl SalesSink for TrytonSystem {
                 Some("customer_id"),
             )
         })?;
-        let known = self.addresses_of(&get_ids(record, "addresses")).await?;
+        let known = self.addresses_of(&get_ids(record, "addresses")?).await?;
         let (invoice_address, shipment_address) = match (
             draft.order.invoice_address(),
             draft.order.shipping_address.as_ref(),
@@ -474,7 +474,7 @@ impl SalesSink for TrytonSystem {
             .client()
             .read(
                 "stock.shipment.out",
-                &get_ids(sale, "shipments"),
+                &get_ids(sale, "shipments")?,
                 &["number", "state"],
                 None,
             )
@@ -483,7 +483,7 @@ impl SalesSink for TrytonSystem {
             .client()
             .read(
                 "account.invoice",
-                &get_ids(sale, "invoices"),
+                &get_ids(sale, "invoices")?,
                 &["number", "state"],
                 None,
             )
@@ -534,7 +534,7 @@ impl SalesSink for TrytonSystem {
             .write("sale.sale", &[id], json!({ "comment": comment }))
             .await?;
         // Tryton then reports the sale's moves and invoices as exceptions: tell it to ignore them.
-        let moves = get_ids(sale, "moves");
+        let moves = get_ids(sale, "moves")?;
         if !moves.is_empty() {
             let ask = json!({ "ask": { "recreate_moves": [], "ignore_moves": moves, "domain_moves": moves } });
             self.run_wizard(
@@ -545,7 +545,7 @@ impl SalesSink for TrytonSystem {
             )
             .await?;
         }
-        let all_invoices = get_ids(sale, "invoices");
+        let all_invoices = get_ids(sale, "invoices")?;
         if !all_invoices.is_empty() {
             let ask = json!({ "ask": { "recreate_invoices": [], "ignore_invoices": all_invoices, "domain_invoices": all_invoices } });
             self.run_wizard(
