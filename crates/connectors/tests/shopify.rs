@@ -309,7 +309,7 @@ async fn orders_are_read_once_each_across_pages_with_exact_totals() {
 async fn shipments_fulfil_once_with_tracking_refunds_become_returns_and_cancellation_restocks() {
     let fake = start().await;
     let dir = tempfile::tempdir().expect("tempdir");
-    let shop = connect_with(&fake, dir.path(), "close_when_fulfilled = true");
+    let shop = connect_with(&fake, dir.path(), "");
     stocked_shop(&fake, &shop).await;
     let order = fake
         .place_order(&OrderRequest {
@@ -376,6 +376,14 @@ async fn shipments_fulfil_once_with_tracking_refunds_become_returns_and_cancella
         "InPost"
     );
     assert_eq!(shown["displayFulfillmentStatus"], "FULFILLED");
+    assert_eq!(shown["closed"], false, "closing is the flow's to decide");
+    // The shipments flow, told that shipped orders are complete, closes it.
+    shop.order_status_sink()
+        .expect("status")
+        .set_order_status(&order_id, OrderStatus::Completed, None, None)
+        .await
+        .expect("close");
+    let shown = fake.order(numeric(&order["id"])).expect("order");
     assert_eq!(shown["closed"], true, "closed once everything shipped");
 
     // A refund in the admin becomes a return with the money given back.

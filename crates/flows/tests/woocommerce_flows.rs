@@ -180,7 +180,12 @@ async fn a_memory_erp_fills_woocommerce_and_its_orders_reach_the_erp_once() {
         .unwrap()["value"]
         .clone();
     assert_eq!(tracking[0]["tracking_number"], "DPD-777");
-    assert_eq!(fake.notes(orders[0]).len(), 1, "one e-mail to the customer");
+    let to_customer = fake
+        .notes(orders[0])
+        .iter()
+        .filter(|n| n["customer_note"] == true)
+        .count();
+    assert_eq!(to_customer, 1, "one e-mail to the customer");
 
     // The merchant refunds the second order in wp-admin: one credit note in the ERP.
     fake.refund(

@@ -49,9 +49,11 @@ pub struct ShopifyConfig {
     /// How long a bulk operation may run before the job is retried later.
     #[serde(default = "default_bulk_timeout", with = "humantime_serde")]
     pub bulk_timeout: Duration,
-    /// Close (archive) an order once every line is fulfilled.
-    #[serde(default)]
-    pub close_when_fulfilled: bool,
+    /// Moved to the shipments flow (`complete_status = "completed"` closes a Shopify
+    /// order): when an order counts as done is the merchant's policy, not the
+    /// connector's. Refused with that hint.
+    #[serde(default, skip_serializing)]
+    pub close_when_fulfilled: Option<bool>,
     /// How long one call may take.
     #[serde(default = "default_timeout", with = "humantime_serde")]
     pub timeout: Duration,
@@ -119,6 +121,12 @@ impl ConnectorSettings for ShopifyConfig {
 
     fn problems(&self) -> Vec<(&'static str, String)> {
         let mut problems = Vec::new();
+        if self.close_when_fulfilled.is_some() {
+            problems.push((
+                "close_when_fulfilled",
+                "moved to the shipments flow: set its `complete_status` to `completed` to close fulfilled orders".to_owned(),
+            ));
+        }
         if self.shop.trim().is_empty() {
             problems.push((
                 "shop",

@@ -46,9 +46,10 @@ pub struct WooCommerceConfig {
     /// refused. Unset: any location is taken (map exactly one).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub location: Option<String>,
-    /// Move an order to `completed` once its shipments cover every line.
-    #[serde(default = "yes")]
-    pub complete_when_shipped: bool,
+    /// Moved to the shipments flow (`complete_status`): when an order counts as
+    /// complete is the merchant's policy, not the connector's. Refused with that hint.
+    #[serde(default, skip_serializing)]
+    pub complete_when_shipped: Option<bool>,
     /// How long one call may take.
     #[serde(default = "default_timeout", with = "humantime_serde")]
     pub timeout: Duration,
@@ -66,10 +67,6 @@ pub struct WooCommerceConfig {
 
 fn default_language() -> String {
     "en".to_owned()
-}
-
-fn yes() -> bool {
-    true
 }
 
 fn default_timeout() -> Duration {
@@ -95,6 +92,12 @@ impl ConnectorSettings for WooCommerceConfig {
 
     fn problems(&self) -> Vec<(&'static str, String)> {
         let mut problems = Vec::new();
+        if self.complete_when_shipped.is_some() {
+            problems.push((
+                "complete_when_shipped",
+                "moved to the shipments flow: set its `complete_status` (`shipped` completes a WooCommerce order)".to_owned(),
+            ));
+        }
         if !self.url.starts_with("https://") {
             problems.push((
                 "url",
@@ -159,13 +162,13 @@ mod tests {
             consumer_key = { env = "WC_KEY" }
             consumer_secret = { value = "cs" }
             timeout = "100ms"
+            complete_when_shipped = true
             "#,
         )
         .expect("parses");
         assert_eq!(config.rate_limit_retries, 3);
-        assert!(config.complete_when_shipped);
         let keys: Vec<&str> = config.problems().iter().map(|(key, _)| *key).collect();
-        assert_eq!(keys, ["url", "timeout"]);
+        assert_eq!(keys, ["complete_when_shipped", "url", "timeout"]);
         let unknown = toml::from_str::<WooCommerceConfig>(
             "url = \"https://x\"\nconsumer_key = { value = \"k\" }\nconsumer_secret = { value = \"s\" }\nlocaton = \"MAIN\"",
         );

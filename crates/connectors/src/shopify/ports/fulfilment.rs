@@ -257,24 +257,12 @@ impl FulfilmentSink for ShopifySystem {
         user_errors(payload)?;
         let id = payload["fulfillment"]["id"]
             .as_str()
-            .unwrap_or_default()
+            .ok_or_else(|| {
+                ConnectorError::protocol("fulfillmentCreate: fulfillment.id: is missing")
+            })?
             .to_owned();
         self.record(&order, shipments, &shipment.reference, &id)
             .await?;
-        if self.config().close_when_fulfilled {
-            let after = self.fulfilment_state(order_id).await?;
-            if after["displayFulfillmentStatus"] == "FULFILLED" {
-                let data = self
-                    .client()
-                    .run(
-                        "orderClose",
-                        CLOSE,
-                        json!({ "input": { "id": order["id"] } }),
-                    )
-                    .await?;
-                user_errors(&data["orderClose"])?;
-            }
-        }
         Ok(FulfilmentRef {
             id: numeric(&json!(id)).unwrap_or_default().to_string(),
             reference: shipment.reference.clone(),

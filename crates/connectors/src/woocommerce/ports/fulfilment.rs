@@ -2,8 +2,8 @@
 //! recorded on the order — in `_kontor_shipments` (what Kontor needs to find it again
 //! and count what has shipped) and in `_wc_shipment_tracking_items`, the format of the
 //! Shipment Tracking extension that themes and e-mails show — followed by a note to the
-//! customer with the tracking number. When everything has shipped the order becomes
-//! `completed`, in the same write as the record. The note is a second write: it is
+//! customer with the tracking number. Whether the order is then complete is the
+//! shipments flow's to say (`set_order_status`). The note is a second write: it is
 //! looked for among the order's notes before it is added, so a retry after a crash (or
 //! after a call that may have landed) neither loses it nor sends a second e-mail.
 
@@ -190,17 +190,10 @@ impl FulfilmentSink for WooCommerceSystem {
                 "tracking_id": id,
             }));
         }
-        let mut body = json!({"meta_data": [
+        let body = json!({"meta_data": [
             {"key": SHIPMENTS_META, "value": shipments},
             {"key": TRACKING_META, "value": tracking},
         ]});
-        let everything = ordered
-            .iter()
-            .all(|(sku, quantity)| shipped.get(sku).copied().unwrap_or_default() >= *quantity);
-        let open = matches!(order["status"].as_str(), Some("processing" | "on-hold"));
-        if everything && open && self.config().complete_when_shipped {
-            body["status"] = json!("completed");
-        }
         self.client()
             .put(&format!("/orders/{order_id}"), &body)
             .await?;
