@@ -18,6 +18,7 @@ pub mod inbox;
 pub mod memory;
 mod registry;
 mod seconds_cursor;
+mod shipping;
 pub mod shopify;
 mod signature;
 mod single_price;

@@ -45,6 +45,30 @@ pub trait ConnectorSettings: std::fmt::Debug + Send + Sync {
     fn build(&self, ctx: &BuildContext<'_>) -> Result<Arc<dyn Connector>, BuildError>;
 }
 
+/// What a shop connector offers: the catalogue, prices, stock and accounts written
+/// to it; its orders and returns read; fulfilments and statuses set.
+pub(crate) const SHOP_CAPABILITIES: &[kontor_connector::Capability] = {
+    use kontor_connector::Capability::*;
+    &[
+        CatalogueWrite,
+        AccountWrite,
+        StockWrite,
+        PriceWrite,
+        OrderRead,
+        FulfilmentWrite,
+        OrderStatusWrite,
+        ReturnRead,
+    ]
+};
+
+/// The file a setting names, if it names one, for [`ConnectorSettings::files`].
+pub(crate) fn file_at<'a>(
+    key: &'static str,
+    file: Option<&'a Path>,
+) -> Vec<(&'static str, &'a Path)> {
+    file.map(|file| (key, file)).into_iter().collect()
+}
+
 /// What building a connection may need from its surroundings.
 pub struct BuildContext<'a> {
     pub tenant: &'a str,

@@ -26,3 +26,13 @@ pub(crate) fn read<T: DeserializeOwned>(what: &str, value: &Value) -> Result<T, 
         }
     })
 }
+
+/// A line that cannot reach the ERP because it has no SKU: the merchant gives the
+/// product one (`message` says where).
+pub(crate) fn line_without_sku(message: String) -> ConnectorError {
+    ConnectorError::Rejected {
+        code: Some("line_without_sku".into()),
+        message,
+        field: Some("sku".into()),
+    }
+}

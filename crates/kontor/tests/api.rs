@@ -641,16 +641,7 @@ fn the_openapi_document_validates() {
             );
         }
     }
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let install = std::process::Command::new(root.join("scripts/openapi/install"))
-        .output()
-        .unwrap();
-    assert!(
-        install.status.success(),
-        "{}",
-        String::from_utf8_lossy(&install.stderr)
-    );
-    let validator = String::from_utf8(install.stdout).unwrap();
+    let validator = support::installed("openapi");
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("openapi.json");
     std::fs::write(&file, serde_json::to_vec_pretty(&json).unwrap()).unwrap();

@@ -285,6 +285,26 @@ fn resident_mib() -> u64 {
         .map_or(0, |kib| kib / 1024)
 }
 
+/// What `work` gives, and how many MiB the process's resident memory grew at most
+/// while it ran (sampled every 2 ms).
+async fn peak_growth<T>(work: impl std::future::Future<Output = T>) -> (T, u64) {
+    let before = resident_mib();
+    let peak = Arc::new(std::sync::atomic::AtomicU64::new(before));
+    let sampling = tokio::spawn({
+        let peak = peak.clone();
+        async move {
+            loop {
+                peak.fetch_max(resident_mib(), std::sync::atomic::Ordering::SeqCst);
+                tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+            }
+        }
+    });
+    let done = work.await;
+    sampling.abort();
+    let grew = peak.load(std::sync::atomic::Ordering::SeqCst) - before;
+    (done, grew)
+}
+
 async fn sign_in(app: &TestApp, from: &str, username: &str, password: &str) -> StatusCode {
     let client = reqwest::Client::builder()
         .local_address(from.parse::<std::net::IpAddr>().ok())
@@ -317,30 +337,17 @@ async fn anonymous_sign_ins_cannot_exhaust_memory_nor_lock_an_operator_out() {
     // A stranger sends 64 sign-ins at once, each for a made-up account: each would
     // hash a password (~19 MiB apiece). They are refused or answered, and memory stays
     // in bounds.
-    let before = resident_mib();
-    let peak = Arc::new(std::sync::atomic::AtomicU64::new(before));
-    let sampling = tokio::spawn({
-        let peak = peak.clone();
-        async move {
-            loop {
-                peak.fetch_max(resident_mib(), std::sync::atomic::Ordering::SeqCst);
-                tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-            }
-        }
-    });
     let attempts = (0..64).map(|n| {
         let app = &app;
         async move { sign_in(app, "127.0.0.2", &format!("guess-{n}"), "wrong password!").await }
     });
-    let answers = futures_util::future::join_all(attempts).await;
-    sampling.abort();
+    let (answers, grew) = peak_growth(futures_util::future::join_all(attempts)).await;
     assert!(
         answers
             .iter()
             .all(|s| *s == StatusCode::UNAUTHORIZED || *s == StatusCode::TOO_MANY_REQUESTS),
         "{answers:?}"
     );
-    let grew = peak.load(std::sync::atomic::Ordering::SeqCst) - before;
     assert!(grew < 300, "64 anonymous sign-ins took {grew} MiB more");
 
     // The stranger guesses the operator's password until refused...
@@ -557,22 +564,9 @@ async fn a_large_order_costs_about_what_it_weighs() {
         bytes.len()
     );
 
-    let before = resident_mib();
-    let peak = Arc::new(std::sync::atomic::AtomicU64::new(before));
-    let sampling = tokio::spawn({
-        let peak = peak.clone();
-        async move {
-            loop {
-                peak.fetch_max(resident_mib(), std::sync::atomic::Ordering::SeqCst);
-                tokio::time::sleep(std::time::Duration::from_millis(2)).await;
-            }
-        }
-    });
     // Read, checked and kept: what is measured. (Its totals do not add up, so the
     // orders flow will park it later; that is not measured here.)
-    let answer = submit(&app, &shop, bytes, "application/json").await;
-    sampling.abort();
+    let (answer, grew) = peak_growth(submit(&app, &shop, bytes, "application/json")).await;
     assert_eq!(answer.0, StatusCode::CREATED, "{}", answer.1);
-    let grew = peak.load(std::sync::atomic::Ordering::SeqCst) - before;
     assert!(grew < 50, "a 1.9 MB order took {grew} MiB more");
 }

@@ -110,11 +110,7 @@ impl ConnectorSettings for MemoryConfig {
     }
 
     fn files(&self) -> Vec<(&'static str, &Path)> {
-        self.state_file
-            .as_deref()
-            .map(|file| ("state_file", file))
-            .into_iter()
-            .collect()
+        crate::registry::file_at("state_file", self.state_file.as_deref())
     }
 
     fn build(&self, ctx: &BuildContext<'_>) -> Result<Arc<dyn Connector>, BuildError> {

@@ -181,51 +181,27 @@ fn status_from(order: &types::Order) -> OrderStatus {
     }
 }
 
-/// An order's shipping lines as one charge: Kontor's order has one, so lines are added
-/// up when they share a tax rate; lines at different rates are refused, not dropped.
+/// An order's shipping lines as its one charge (see [`crate::shipping`]).
 fn shipping_of(
     order: &types::Order,
     number: &str,
     currency: Currency,
 ) -> Result<Option<ShippingCharge>, ConnectorError> {
-    let lines = &order.shipping_lines.nodes;
-    let Some(first) = lines.first() else {
-        return Ok(None);
-    };
-    let rate = rate_of(
-        &first.tax_lines,
-        &format!("order {number}: shippingLines[0]"),
-    )?;
-    let mut amount = Decimal::ZERO;
-    for (i, line) in lines.iter().enumerate() {
-        let line_rate = rate_of(
-            &line.tax_lines,
-            &format!("order {number}: shippingLines[{i}]"),
-        )?;
-        if line_rate != rate {
-            return Err(ConnectorError::Rejected {
-                code: Some("mixed_shipping_tax_rates".into()),
-                message: format!(
-                    "order {number} has shipping lines taxed at {rate} and {line_rate}; Kontor takes one shipping charge per order"
-                ),
-                field: Some("shippingLines".into()),
-            });
-        }
-        amount += line
-            .discounted_price_set
-            .money(
-                currency,
-                &format!("order {number}: shippingLines[{i}].discountedPriceSet"),
-            )?
-            .amount;
+    let mut lines = Vec::new();
+    for (i, line) in order.shipping_lines.nodes.iter().enumerate() {
+        let what = format!("order {number}: shippingLines[{i}]");
+        lines.push((
+            line.discounted_price_set
+                .money(currency, &format!("{what}.discountedPriceSet"))?,
+            rate_of(&line.tax_lines, &what)?,
+        ));
     }
-    Ok(Some(ShippingCharge {
-        method: nonempty(&first.code)
+    let method = order.shipping_lines.nodes.first().map(|first| {
+        nonempty(&first.code)
             .or_else(|| nonempty(&Some(first.title.clone())))
-            .unwrap_or_else(|| "shipping".into()),
-        amount: Money::new(amount, currency),
-        tax_rate: rate,
-    }))
+            .unwrap_or_else(|| "shipping".into())
+    });
+    crate::shipping::one_charge(method.unwrap_or_default(), &lines, number, "shippingLines")
 }
 
 /// A Shopify order in canonical terms, read gross or net as the order was priced.
@@ -258,13 +234,11 @@ pub(crate) fn order_of(value: &Value) -> Result<Order, ConnectorError> {
         if line.quantity == 0 {
             continue;
         }
-        let sku = nonempty(&line.sku).ok_or_else(|| ConnectorError::Rejected {
-            code: Some("line_without_sku".into()),
-            message: format!(
+        let sku = nonempty(&line.sku).ok_or_else(|| {
+            crate::typed::line_without_sku(format!(
                 "line `{}` of order {number} has no SKU; give the variant a SKU in Shopify",
                 line.name
-            ),
-            field: Some("sku".into()),
+            ))
         })?;
         lines.push(OrderLine {
             id: id_of(&line.id, &format!("{what}.id"))?.to_string(),
@@ -418,13 +392,9 @@ pub(crate) fn returns_of(
         let reason = nonempty(&refund.note);
         let mut lines = Vec::new();
         for (j, line) in refund.refund_line_items.nodes.iter().enumerate() {
-            let sku = nonempty(&line.line_item.sku).ok_or_else(|| ConnectorError::Rejected {
-                code: Some("line_without_sku".into()),
-                message: format!(
+            let sku = nonempty(&line.line_item.sku).ok_or_else(|| crate::typed::line_without_sku(format!(
                     "{what}.refundLineItems[{j}] is for a line without a SKU; the ERP cannot take it back"
-                ),
-                field: Some("sku".into()),
-            })?;
+                )))?;
             lines.push(ReturnLine {
                 sku,
                 quantity: Decimal::from(line.quantity.abs()),

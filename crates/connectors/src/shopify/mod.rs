@@ -55,16 +55,7 @@ struct Inner {
 }
 
 /// What a connection of this kind can do: the ports its connector offers.
-pub(crate) const CAPABILITIES: &[kontor_connector::Capability] = &[
-    kontor_connector::Capability::CatalogueWrite,
-    kontor_connector::Capability::AccountWrite,
-    kontor_connector::Capability::StockWrite,
-    kontor_connector::Capability::PriceWrite,
-    kontor_connector::Capability::OrderRead,
-    kontor_connector::Capability::FulfilmentWrite,
-    kontor_connector::Capability::OrderStatusWrite,
-    kontor_connector::Capability::ReturnRead,
-];
+pub(crate) const CAPABILITIES: &[kontor_connector::Capability] = crate::registry::SHOP_CAPABILITIES;
 
 /// One Shopify shop. Clones share the HTTP client and caches.
 

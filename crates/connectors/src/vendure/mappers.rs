@@ -225,54 +225,32 @@ fn payment_state_of(
     }
 }
 
-/// An order's shipping lines as one charge: added up when they share a tax rate,
-/// refused at two rates rather than dropped.
+/// An order's shipping lines as its one charge (see [`crate::shipping`]); each line's
+/// rate is the one that reproduces its tax.
 fn shipping_of(
     order: &types::Order,
     prices_include_tax: bool,
     known: &[Decimal],
     currency: Currency,
 ) -> Result<Option<ShippingCharge>, ConnectorError> {
-    let Some(first) = order.shipping_lines.first() else {
-        return Ok(None);
-    };
-    let rate_of = |line: &types::ShippingLine| {
-        rate_between(
-            &minor(line.discounted_price, currency),
-            &minor(line.discounted_price_with_tax, currency),
-            known,
-        )
-    };
-    // A free line has no rate of its own: the rate is the first charged line's.
-    let rate = order
+    let lines: Vec<(Money, TaxRate)> = order
         .shipping_lines
         .iter()
-        .find(|line| line.discounted_price != 0)
-        .map_or(TaxRate::ZERO, rate_of);
-    let mut amount = 0_i64;
-    for line in &order.shipping_lines {
-        let line_rate = rate_of(line);
-        if line_rate != rate && line.discounted_price != 0 {
-            return Err(ConnectorError::Rejected {
-                code: Some("mixed_shipping_tax_rates".into()),
-                message: format!(
-                    "order {} has shipping lines taxed at {rate} and {line_rate}; Kontor takes one shipping charge per order",
-                    order.code
-                ),
-                field: Some("shippingLines".into()),
-            });
-        }
-        amount += if prices_include_tax {
-            line.discounted_price_with_tax
-        } else {
-            line.discounted_price
-        };
-    }
-    Ok(Some(ShippingCharge {
-        method: first.shipping_method.code.clone(),
-        amount: minor(amount, currency),
-        tax_rate: rate,
-    }))
+        .map(|line| {
+            let (net, gross) = (
+                minor(line.discounted_price, currency),
+                minor(line.discounted_price_with_tax, currency),
+            );
+            let rate = rate_between(&net, &gross, known);
+            (if prices_include_tax { gross } else { net }, rate)
+        })
+        .collect();
+    let method = order
+        .shipping_lines
+        .first()
+        .map(|first| first.shipping_method.code.clone())
+        .unwrap_or_default();
+    crate::shipping::one_charge(method, &lines, &order.code, "shippingLines")
 }
 
 /// A Vendure order in canonical terms. `prices_include_tax` is the channel's setting:
@@ -303,15 +281,12 @@ pub(crate) fn order_of(value: &Value, prices_include_tax: bool) -> Result<Order,
             continue;
         }
         let what = format!("order {number}: lines[{i}]");
-        let sku =
-            nonempty(Some(&line.product_variant.sku)).ok_or_else(|| ConnectorError::Rejected {
-                code: Some("line_without_sku".into()),
-                message: format!(
-                    "line `{}` of order {number} has no SKU; give the variant a SKU in Vendure",
-                    line.product_variant.name
-                ),
-                field: Some("sku".into()),
-            })?;
+        let sku = nonempty(Some(&line.product_variant.sku)).ok_or_else(|| {
+            crate::typed::line_without_sku(format!(
+                "line `{}` of order {number} has no SKU; give the variant a SKU in Vendure",
+                line.product_variant.name
+            ))
+        })?;
         let (unit, line_price, prorated) = if prices_include_tax {
             (
                 line.unit_price_with_tax,

@@ -123,11 +123,7 @@ impl ConnectorSettings for WooCommerceConfig {
     }
 
     fn files(&self) -> Vec<(&'static str, &Path)> {
-        self.ca_file
-            .as_deref()
-            .map(|file| ("ca_file", file))
-            .into_iter()
-            .collect()
+        crate::registry::file_at("ca_file", self.ca_file.as_deref())
     }
 
     fn address(&self) -> Option<String> {

@@ -201,48 +201,34 @@ fn payment_state_of(status: &str, payments: &[Payment], total: &Money) -> Paymen
     }
 }
 
-/// An order's shipping lines as one charge: added up when they share a tax rate,
-/// refused at two rates rather than dropped.
+/// An order's shipping lines as its one charge (see [`crate::shipping`]).
 fn shipping_of(
     order: &types::Order,
     number: &str,
     currency: Currency,
 ) -> Result<Option<ShippingCharge>, ConnectorError> {
-    let Some(first) = order.shipping_lines.first() else {
-        return Ok(None);
-    };
-    let rate = rate_of(
-        &first.taxes,
-        order,
-        &format!("order {number}: shipping_lines[0]"),
-    )?;
-    let mut amount = Decimal::ZERO;
+    let mut lines = Vec::new();
     for (i, line) in order.shipping_lines.iter().enumerate() {
-        let line_rate = rate_of(
-            &line.taxes,
-            order,
-            &format!("order {number}: shipping_lines[{i}]"),
-        )?;
-        if line_rate != rate {
-            return Err(ConnectorError::Rejected {
-                code: Some("mixed_shipping_tax_rates".into()),
-                message: format!(
-                    "order {number} has shipping lines taxed at {rate} and {line_rate}; Kontor takes one shipping charge per order"
-                ),
-                field: Some("shipping_lines".into()),
-            });
-        }
-        amount += if order.prices_include_tax {
+        let amount = if order.prices_include_tax {
             line.total + line.total_tax
         } else {
             line.total
         };
+        lines.push((
+            Money::new(amount, currency),
+            rate_of(
+                &line.taxes,
+                order,
+                &format!("order {number}: shipping_lines[{i}]"),
+            )?,
+        ));
     }
-    Ok(Some(ShippingCharge {
-        method: nonempty(&first.method_id).unwrap_or_else(|| "shipping".into()),
-        amount: Money::new(amount, currency),
-        tax_rate: rate,
-    }))
+    let method = order
+        .shipping_lines
+        .first()
+        .and_then(|first| nonempty(&first.method_id))
+        .unwrap_or_else(|| "shipping".into());
+    crate::shipping::one_charge(method, &lines, number, "shipping_lines")
 }
 
 /// A WooCommerce order in canonical terms, read gross or net as the order was priced.
@@ -272,14 +258,10 @@ pub(crate) fn order_of(value: &Value) -> Result<Order, ConnectorError> {
             (line.subtotal, line.total)
         };
         let sku = line.sku.as_deref().and_then(nonempty).ok_or_else(|| {
-            ConnectorError::Rejected {
-                code: Some("line_without_sku".into()),
-                message: format!(
-                    "line `{}` of order {number} has no SKU; give the product a SKU in WooCommerce",
-                    line.name
-                ),
-                field: Some("sku".into()),
-            }
+            crate::typed::line_without_sku(format!(
+                "line `{}` of order {number} has no SKU; give the product a SKU in WooCommerce",
+                line.name
+            ))
         })?;
         lines.push(OrderLine {
             id: line.id.to_string(),

@@ -151,3 +151,21 @@ pub async fn eventually<F: AsyncFn() -> bool>(what: &str, done: F) {
     }
     panic!("waited in vain for {what}");
 }
+
+/// Runs one of the project's install scripts (`scripts/<name>/install`) and gives the
+/// path of the command it prints.
+pub fn installed(name: &str) -> String {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let install = Command::new(root.join("scripts").join(name).join("install"))
+        .output()
+        .expect("run the install script");
+    assert!(
+        install.status.success(),
+        "{}",
+        String::from_utf8_lossy(&install.stderr)
+    );
+    String::from_utf8(install.stdout)
+        .expect("a path")
+        .trim()
+        .to_owned()
+}

@@ -34,10 +34,10 @@ fn return_of(
             .as_deref()
             .map(str::trim)
             .filter(|s| !s.is_empty())
-            .ok_or_else(|| ConnectorError::Rejected {
-                code: Some("line_without_sku".into()),
-                message: format!("{what}: line_items[{i}] has no SKU; the ERP cannot take it back"),
-                field: Some("sku".into()),
+            .ok_or_else(|| {
+                crate::typed::line_without_sku(format!(
+                    "{what}: line_items[{i}] has no SKU; the ERP cannot take it back"
+                ))
             })?;
         lines.push(ReturnLine {
             sku: sku.to_owned(),
