@@ -3,13 +3,9 @@
 
 mod support;
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use kontor::app::App;
-use kontor::config::ConfigFile;
-use kontor_connectors::MemoryRegistry;
-use kontor_engine::Shutdown;
+use support::app::Served;
 use support::{MEMORY_CONFIG, Workspace};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -19,25 +15,14 @@ async fn health_readiness_metrics_and_status_answer_while_orders_flow() {
         "listen = \"127.0.0.1:0\"\n\n[server.auth]\nlocal_trust = true",
     ));
     ws.seed(5);
-    let memory = MemoryRegistry::default();
-    let app = Arc::new(
-        App::open(ConfigFile::load(&ws.config()).unwrap(), memory.clone())
-            .await
-            .unwrap(),
-    );
-    let listener = app.listen().await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let shutdown = Shutdown::new();
-    let running = tokio::spawn({
-        let (app, shutdown) = (app.clone(), shutdown.clone());
-        async move { app.run(shutdown, Some(listener)).await }
-    });
+    let served = Served::start(&ws.config(), None).await;
+    let (app, base) = (&served.app, served.base.clone());
 
     app.store
         .enqueue(app.flow(None, "orders").unwrap().start_job())
         .await
         .unwrap();
-    let erp = memory.get("acme", "erp").unwrap();
+    let erp = served.memory.get("acme", "erp").unwrap();
     let imported = || async {
         app.store
             .list_jobs(&kontor_engine::JobFilter {
@@ -134,10 +119,7 @@ async fn health_readiness_metrics_and_status_answer_while_orders_flow() {
         "{initializer}"
     );
 
-    shutdown.cancel();
-    tokio::time::timeout(Duration::from_secs(10), running)
+    tokio::time::timeout(Duration::from_secs(10), served.stop())
         .await
-        .unwrap()
-        .unwrap()
         .unwrap();
 }

@@ -4,28 +4,22 @@
 //! delivery's id and queues nothing; the same body delivered anew creates nothing new;
 //! forged, unsigned and tampered deliveries get 401 and are counted.
 
-use std::sync::Arc;
+mod support;
+
 use std::time::Duration;
 
-use kontor::app::App;
-use kontor::config::ConfigFile;
-use kontor_connectors::MemoryRegistry;
 use kontor_connectors::memory::MemorySystem;
-use kontor_engine::{JobFilter, JobState, Shutdown};
+use kontor_engine::JobFilter;
 use kontor_fakes::{FakeShopify, FakeWooCommerce, shopify, woocommerce};
 use serde_json::{Value, json};
-use tokio::task::JoinHandle;
+use support::app::Served;
 
 /// `kontor run` with a memory ERP, the shop connection given, and flows that put the
 /// ERP's catalogue in the shop; orders have no schedule, so only webhooks import them.
 struct Kontor {
     /// Each test its own tenant: metrics are process-wide.
     tenant: &'static str,
-    app: Arc<App>,
-    memory: MemoryRegistry,
-    base: String,
-    shutdown: Shutdown,
-    running: JoinHandle<Result<(), kontor::app::AppError>>,
+    served: Served,
     _dir: tempfile::TempDir,
 }
 
@@ -39,7 +33,7 @@ impl Kontor {
 
     async fn start(
         tenant: &'static str,
-        (listener, base): (tokio::net::TcpListener, String),
+        (listener, _): (tokio::net::TcpListener, String),
         shop: &str,
         ca_pem: &str,
         location: &str,
@@ -104,31 +98,15 @@ warehouses = {{ MAIN = "{location}" }}
             dir = dir.path().display(),
         );
         std::fs::write(&file, config).unwrap();
-        let memory = MemoryRegistry::default();
-        let app = Arc::new(
-            App::open(ConfigFile::load(&file).unwrap(), memory.clone())
-                .await
-                .unwrap(),
-        );
-        let shutdown = Shutdown::new();
-        let running = tokio::spawn({
-            let (app, shutdown) = (app.clone(), shutdown.clone());
-            async move { app.run(shutdown, Some(listener)).await }
-        });
         let kontor = Kontor {
             tenant,
-            app,
-            memory,
-            base,
-            shutdown,
-            running,
+            served: Served::start(&file, Some(listener)).await,
             _dir: dir,
         };
         for flow in ["catalogue", "prices", "stock"] {
-            kontor
-                .app
-                .store
-                .enqueue(kontor.app.flow(None, flow).unwrap().start_job())
+            let app = &kontor.served.app;
+            app.store
+                .enqueue(app.flow(None, flow).unwrap().start_job())
                 .await
                 .unwrap();
             kontor.settle().await;
@@ -141,35 +119,21 @@ warehouses = {{ MAIN = "{location}" }}
     }
 
     fn erp(&self) -> MemorySystem {
-        self.memory.get(self.tenant, "erp").unwrap()
+        self.served.memory.get(self.tenant, "erp").unwrap()
     }
 
     async fn settle(&self) {
-        for _ in 0..600 {
-            let busy = self
-                .app
-                .store
-                .list_jobs(&JobFilter {
-                    states: vec![JobState::Pending, JobState::Running],
-                    ..Default::default()
-                })
-                .await
-                .unwrap();
-            if busy.is_empty() {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        self.served.settle().await;
     }
 
     /// Waits for the order's sale, then asserts it is there once and came with no poll.
     async fn assert_imported_once_without_polling(&self, number: &str) {
-        for _ in 0..600 {
-            if !self.erp().sales_for(number).is_empty() {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        support::eventually_within(
+            "the order in the ERP",
+            Duration::from_secs(30),
+            async || !self.erp().sales_for(number).is_empty(),
+        )
+        .await;
         self.settle().await;
         assert_eq!(
             self.erp().sales_for(number).len(),
@@ -177,6 +141,7 @@ warehouses = {{ MAIN = "{location}" }}
             "order {number} reached the ERP once"
         );
         let polls = self
+            .served
             .app
             .store
             .list_jobs(&JobFilter {
@@ -191,7 +156,7 @@ warehouses = {{ MAIN = "{location}" }}
     /// A counter of the shop connection (`kontor_webhooks_total`,
     /// `kontor_connector_calls_total`) for `outcome`.
     async fn counted(&self, metric: &str, outcome: &str) -> Option<u64> {
-        let metrics = reqwest::get(format!("{}/metrics", self.base))
+        let metrics = reqwest::get(format!("{}/metrics", self.served.base))
             .await
             .unwrap()
             .text()
@@ -210,8 +175,7 @@ warehouses = {{ MAIN = "{location}" }}
     }
 
     async fn stop(self) {
-        self.shutdown.cancel();
-        self.running.await.unwrap().unwrap();
+        self.served.stop().await;
     }
 }
 

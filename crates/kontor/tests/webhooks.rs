@@ -3,15 +3,14 @@
 //! the ERP with no poll at all; forged, unsigned and stale notices are refused with 401;
 //! a replayed notice creates nothing new.
 
-use std::sync::Arc;
+mod support;
+
 use std::time::Duration;
 
-use kontor::app::App;
-use kontor::config::ConfigFile;
-use kontor_connectors::MemoryRegistry;
-use kontor_engine::{JobFilter, JobState, Shutdown};
+use kontor_engine::JobFilter;
 use kontor_testkit::{Checkout, VendureServer, vendure};
 use serde_json::{Value, json};
+use support::app::Served;
 
 const SECRET: &str = "hook-secret-for-tests";
 
@@ -71,17 +70,6 @@ warehouses = {{ MAIN = "MAIN" }}
     )
 }
 
-async fn settled(app: &App) -> bool {
-    app.store
-        .list_jobs(&JobFilter {
-            states: vec![JobState::Pending, JobState::Running],
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .is_empty()
-}
-
 async fn post(url: &str, signature: Option<&str>, body: &str) -> (u16, Value) {
     let mut request = reqwest::Client::new()
         .post(url)
@@ -118,17 +106,8 @@ async fn vendure_notices_bring_orders_in_and_forgeries_are_refused() {
     // Secrets by reference, as a production install keeps them.
     std::fs::write(dir.path().join("vendure-password"), vendure::PASSWORD).unwrap();
     std::fs::write(dir.path().join("webhook-secret"), format!("{SECRET}\n")).unwrap();
-    let memory = MemoryRegistry::default();
-    let app = Arc::new(
-        App::open(ConfigFile::load(&file).unwrap(), memory.clone())
-            .await
-            .unwrap(),
-    );
-    let shutdown = Shutdown::new();
-    let running = tokio::spawn({
-        let (app, shutdown) = (app.clone(), shutdown.clone());
-        async move { app.run(shutdown, Some(listener)).await }
-    });
+    let served = Served::start(&file, Some(listener)).await;
+    let app = &served.app;
 
     // The shop gets the ERP's goods.
     for flow in ["catalogue", "prices", "stock"] {
@@ -136,25 +115,20 @@ async fn vendure_notices_bring_orders_in_and_forgeries_are_refused() {
             .enqueue(app.flow(None, flow).unwrap().start_job())
             .await
             .unwrap();
-        for _ in 0..600 {
-            if settled(&app).await {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        served.settle().await;
     }
 
     // A shopper orders; the plugin tells Kontor, which imports the order at once.
     let code = server
         .place_order(&[("MUG-450", 2)], &Checkout::default())
         .unwrap();
-    let erp = memory.get("acme", "erp").unwrap();
-    for _ in 0..600 {
-        if !erp.sales_for(&code).is_empty() && settled(&app).await {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let erp = served.memory.get("acme", "erp").unwrap();
+    support::eventually_within(
+        "the order in the ERP",
+        Duration::from_secs(30),
+        async || !erp.sales_for(&code).is_empty() && served.idle().await,
+    )
+    .await;
     assert_eq!(erp.sales_for(&code).len(), 1, "{code} reached the ERP once");
     let polls = app
         .store
@@ -185,12 +159,7 @@ async fn vendure_notices_bring_orders_in_and_forgeries_are_refused() {
         let (status, body) = post(&hook, Some(&signed), &notice).await;
         assert_eq!((status, body["accepted"].clone()), (202, json!(1)));
     }
-    for _ in 0..200 {
-        if settled(&app).await {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    served.settle().await;
     assert_eq!(erp.sales_for(&code).len(), 1, "a replay creates nothing");
 
     // Forged, unsigned, stale: 401 with a stable code; nothing queued.
@@ -225,6 +194,5 @@ async fn vendure_notices_bring_orders_in_and_forgeries_are_refused() {
         "{metrics}"
     );
 
-    shutdown.cancel();
-    running.await.unwrap().unwrap();
+    served.stop().await;
 }

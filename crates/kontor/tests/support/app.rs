@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use kontor::app::App;
+use kontor::app::{App, AppError};
 use kontor::config::ConfigFile;
 use kontor_connectors::MemoryRegistry;
 use kontor_connectors::memory::MemorySystem;
@@ -90,6 +90,74 @@ to = "shop"
 warehouses = { MAIN = "default" }
 "#;
 
+/// Kontor from a configuration file, run in-process and serving HTTP.
+pub struct Served {
+    pub app: Arc<App>,
+    pub memory: MemoryRegistry,
+    /// `http://127.0.0.1:<port>`.
+    pub base: String,
+    pub shutdown: Shutdown,
+    pub running: tokio::task::JoinHandle<Result<(), AppError>>,
+}
+
+impl Served {
+    /// Opens the configuration at `file` and serves on `listener` (bound first when the
+    /// systems under test must know Kontor's address), else on the configured address.
+    pub async fn start(
+        file: &std::path::Path,
+        listener: Option<tokio::net::TcpListener>,
+    ) -> Served {
+        let memory = MemoryRegistry::default();
+        let app = Arc::new(
+            App::open(ConfigFile::load(file).unwrap(), memory.clone())
+                .await
+                .unwrap(),
+        );
+        let listener = match listener {
+            Some(listener) => listener,
+            None => app.listen().await.unwrap(),
+        };
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let shutdown = Shutdown::new();
+        let running = tokio::spawn({
+            let (app, shutdown) = (app.clone(), shutdown.clone());
+            async move { app.run(shutdown, Some(listener)).await }
+        });
+        Served {
+            app,
+            memory,
+            base,
+            shutdown,
+            running,
+        }
+    }
+
+    /// No job waits or runs.
+    pub async fn idle(&self) -> bool {
+        self.app
+            .store
+            .list_jobs(&kontor_engine::JobFilter {
+                states: vec![JobState::Pending, JobState::Running],
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .is_empty()
+    }
+
+    /// Waits until no job waits or runs.
+    pub async fn settle(&self) {
+        let limit = std::time::Duration::from_secs(60);
+        super::eventually_within("the queue to settle", limit, async || self.idle().await).await;
+    }
+
+    /// Stops it, and waits until it has stopped.
+    pub async fn stop(self) {
+        self.shutdown.cancel();
+        self.running.await.unwrap().unwrap();
+    }
+}
+
 /// Kontor serving the API on a free port, with two tenants (`acme`, `beta`) and a
 /// test OIDC issuer whose keys are made here.
 pub struct TestApp {
@@ -123,24 +191,18 @@ impl TestApp {
         .replace("{issuer}", &issuer.url);
         let path = dir.path().join("kontor.toml");
         std::fs::write(&path, text).unwrap();
-        let memory = MemoryRegistry::default();
-        let app = Arc::new(
-            App::open(ConfigFile::load(&path).unwrap(), memory.clone())
-                .await
-                .unwrap(),
-        );
+        let Served {
+            app,
+            memory,
+            base,
+            shutdown,
+            ..
+        } = Served::start(&path, None).await;
         assert!(
             app.tenants().broken.is_empty(),
             "{:?}",
             app.tenants().broken
         );
-        let listener = app.listen().await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        let shutdown = Shutdown::new();
-        tokio::spawn({
-            let (app, shutdown) = (app.clone(), shutdown.clone());
-            async move { app.run(shutdown, Some(listener)).await }
-        });
         TestApp {
             base,
             app,

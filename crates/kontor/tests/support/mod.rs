@@ -143,7 +143,17 @@ pub fn exists(path: &Path) -> bool {
 /// Waits until `done` answers true, looking every 20 ms for up to 10 s; panics naming
 /// `what` if it never does.
 pub async fn eventually<F: AsyncFn() -> bool>(what: &str, done: F) {
-    for _ in 0..500 {
+    eventually_within(what, std::time::Duration::from_secs(10), done).await;
+}
+
+/// As [`eventually`], for up to `limit`: real systems (Vendure) take their time.
+pub async fn eventually_within<F: AsyncFn() -> bool>(
+    what: &str,
+    limit: std::time::Duration,
+    done: F,
+) {
+    let deadline = std::time::Instant::now() + limit;
+    while std::time::Instant::now() < deadline {
         if done().await {
             return;
         }
