@@ -14,6 +14,7 @@ use kontor_fakes::woocommerce::{CONSUMER_KEY, CONSUMER_SECRET, OrderRequest, Ref
 use kontor_model::{
     LocalizedText, OrderStatus, PaymentState, PriceKind, Product, Shipment, ShipmentLine, TaxRate,
 };
+use kontor_testkit::conformance;
 use rust_decimal::{Decimal, dec};
 use support::{base_price, mug, ok, stock_at, tshirt, upsert, variant};
 
@@ -33,10 +34,15 @@ fn connect_with(fake: &FakeWooCommerce, dir: &Path, extra: &str) -> Arc<dyn Conn
         consumer_key = {{ value = "{CONSUMER_KEY}" }}
         consumer_secret = {{ value = "{CONSUMER_SECRET}" }}
         ca_file = "shop-ca.pem"
-        poll_lag = "0s"
+        {lag}
         {extra}
         "#,
-        fake.url()
+        fake.url(),
+        lag = if extra.contains("poll_lag") {
+            ""
+        } else {
+            "poll_lag = \"0s\""
+        },
     );
     support::build(&toml, dir)
 }
@@ -629,4 +635,75 @@ async fn ten_thousand_variants_sync_in_close_to_the_fewest_calls_the_api_allows(
     let calls = fake.calls().len();
     println!("stock: {calls} calls for 10,000 variants (minimum 1000)");
     assert!(calls <= 1000 + 100, "stock took {calls} calls");
+}
+
+/// The store as the conformance suite drives it: orders placed at its checkout.
+struct Store {
+    fake: FakeWooCommerce,
+    dir: tempfile::TempDir,
+    shop: Arc<dyn Connector>,
+}
+
+const CONFORMANCE_LAG: Duration = Duration::from_secs(2);
+
+#[async_trait::async_trait]
+impl conformance::FeedSystem for Store {
+    async fn add(&self) -> String {
+        let order = self
+            .fake
+            .place_order(&OrderRequest::new(&[("MUG", 1)], "anna@example.com"))
+            .expect("order");
+        order["id"].to_string()
+    }
+    async fn restamp(&self, key: &str, at: chrono::DateTime<Utc>) {
+        let id = key.parse().expect("a WooCommerce order id");
+        self.fake.restamp_order(id, at).expect("restamped");
+    }
+    fn lag(&self) -> Duration {
+        CONFORMANCE_LAG
+    }
+    fn unknown_key(&self) -> String {
+        "999999".into()
+    }
+}
+
+#[async_trait::async_trait]
+impl conformance::Faults for Store {
+    fn connector(&self) -> Arc<dyn Connector> {
+        self.shop.clone()
+    }
+    fn with_wrong_credentials(&self) -> Option<Arc<dyn Connector>> {
+        Some(support::build_unchecked(
+            &format!(
+                "type = \"woocommerce\"\nurl = \"{}\"\nconsumer_key = {{ value = \"ck_wrong\" }}\nconsumer_secret = {{ value = \"x\" }}\nca_file = \"shop-ca.pem\"",
+                self.fake.url()
+            ),
+            self.dir.path(),
+        ))
+    }
+    fn unreachable(&self) -> Arc<dyn Connector> {
+        support::build_unchecked(
+            &format!(
+                "type = \"woocommerce\"\nurl = \"https://127.0.0.1:{}\"\nconsumer_key = {{ value = \"{CONSUMER_KEY}\" }}\nconsumer_secret = {{ value = \"{CONSUMER_SECRET}\" }}\nca_file = \"shop-ca.pem\"",
+                support::closed_port()
+            ),
+            self.dir.path(),
+        )
+    }
+    async fn rate_limit_next(&self) -> Duration {
+        self.fake.throttle_next(1, 1);
+        Duration::from_secs(1)
+    }
+}
+
+#[tokio::test]
+async fn the_store_passes_the_conformance_suite() {
+    let fake = start().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let shop = connect_with(&fake, dir.path(), r#"poll_lag = "2s""#);
+    stocked_store(&fake, &shop).await;
+    let store = Store { fake, dir, shop };
+    let feed = conformance::order_feed(store.shop.order_source().expect("orders"));
+    conformance::change_feed(&feed, &store).await;
+    conformance::failures(&store).await;
 }

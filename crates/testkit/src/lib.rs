@@ -2,10 +2,13 @@
 //! into a cache shared by all test runs (`$KONTOR_CACHE`, default `~/.cache/kontor`),
 //! starts the system on a free loopback port, and stops it when dropped.
 
+pub mod conformance;
 mod process;
+pub mod relay;
 pub mod tryton;
 pub mod vendure;
 
+pub use relay::HttpRelay;
 pub use tryton::{TrytonAdmin, TrytonServer};
 pub use vendure::{Checkout, GraphQl, VendureServer};
 

@@ -3,6 +3,8 @@
 //! benchmarks and `kontor demo`.
 
 mod config;
+#[cfg(test)]
+mod conformance;
 mod connector;
 mod ports;
 mod seed;

@@ -94,6 +94,8 @@ struct Inner {
     bucket: Mutex<TokenBucket>,
     started: Instant,
     down: AtomicBool,
+    /// Calls still to refuse as rate-limited, and the wait they ask for.
+    throttled: Mutex<(u32, Duration)>,
     calls: Mutex<BTreeMap<&'static str, u64>>,
     changes: tokio::sync::broadcast::Sender<Changed>,
 }
@@ -133,6 +135,7 @@ impl MemorySystem {
                 }),
                 started: Instant::now(),
                 down: AtomicBool::new(false),
+                throttled: Mutex::new((0, Duration::ZERO)),
                 calls: Mutex::new(BTreeMap::new()),
                 changes: tokio::sync::broadcast::channel(EVENT_BUFFER).0,
             }),
@@ -176,6 +179,12 @@ impl MemorySystem {
         self.inner.down.store(down, Ordering::SeqCst);
     }
 
+    /// Refuses the next `calls` calls as rate-limited, asking to wait `retry_after`: a
+    /// shop whose other apps used up the allowance.
+    pub fn throttle_next(&self, calls: u32, retry_after: Duration) {
+        *lock(&self.inner.throttled) = (calls, retry_after);
+    }
+
     /// Every change from now on, as it is made (the system's event feed: how the
     /// benchmarks see an order land, and how a test plays an ERP that pushes events).
     pub fn watch(&self) -> tokio::sync::broadcast::Receiver<Changed> {
@@ -214,6 +223,15 @@ impl MemorySystem {
                 message: format!("{} is down (connection refused)", self.inner.name),
                 source: None,
             });
+        }
+        {
+            let mut throttled = lock(&self.inner.throttled);
+            if throttled.0 > 0 {
+                throttled.0 -= 1;
+                return Err(ConnectorError::RateLimited {
+                    retry_after: Some(throttled.1),
+                });
+            }
         }
         if let Some(per_second) = knobs.rate_limit {
             let mut bucket = lock(&self.inner.bucket);

@@ -167,43 +167,7 @@ async fn like_any_erp_it_creates_a_second_sale_if_asked_twice() {
     let mut order = generator.next_order(Utc::now()).unwrap();
     order.id = "o-1".into();
     order.number = "#1001".into();
-    let products = CatalogueSource::find_variants(
-        &erp,
-        &order
-            .lines
-            .iter()
-            .map(|l| l.sku.clone())
-            .collect::<Vec<_>>(),
-    )
-    .await
-    .unwrap();
-    let draft = SalesDraft {
-        reference: order.number.clone(),
-        kind: SalesDocumentKind::CustomerOrder,
-        customer_id: customer.id.clone(),
-        lines: order
-            .lines
-            .iter()
-            .map(|l| kontor_connector::DraftLine {
-                product_id: products
-                    .iter()
-                    .find(|p| p.sku == l.sku)
-                    .map(|p| p.product_id.clone()),
-                sku: l.sku.clone(),
-                description: l.name.clone(),
-                quantity: l.quantity,
-                unit_price: l.unit_price,
-                discount: l.discount,
-                tax_rate: l.tax_rate,
-                tax_code: None,
-                warehouse: None,
-            })
-            .collect(),
-        prices_include_tax: true,
-        warehouse: None,
-        payment_method: None,
-        order: order.clone(),
-    };
+    let draft = draft_for(&erp, &order, &customer.id).await;
     let sale = erp.create_sale(&draft).await.unwrap();
     assert_eq!(erp.find_sale("#1001").await.unwrap().unwrap().id, sale.id);
     erp.create_sale(&draft).await.unwrap();
@@ -324,6 +288,43 @@ async fn knobs_make_it_down_throttled_or_flaky_and_calls_are_counted() {
     assert_eq!(erp.api_calls().get("stock.list"), Some(&4));
 }
 
+/// The draft the orders flow would make of `order` for customer `customer_id`.
+pub(super) async fn draft_for(
+    erp: &MemorySystem,
+    order: &kontor_model::Order,
+    customer_id: &str,
+) -> SalesDraft {
+    let skus: Vec<String> = order.lines.iter().map(|l| l.sku.clone()).collect();
+    let products = CatalogueSource::find_variants(erp, &skus).await.unwrap();
+    SalesDraft {
+        reference: order.number.clone(),
+        kind: SalesDocumentKind::CustomerOrder,
+        customer_id: customer_id.to_owned(),
+        lines: order
+            .lines
+            .iter()
+            .map(|l| kontor_connector::DraftLine {
+                product_id: products
+                    .iter()
+                    .find(|p| p.sku == l.sku)
+                    .map(|p| p.product_id.clone()),
+                sku: l.sku.clone(),
+                description: l.name.clone(),
+                quantity: l.quantity,
+                unit_price: l.unit_price,
+                discount: l.discount,
+                tax_rate: l.tax_rate,
+                tax_code: None,
+                warehouse: None,
+            })
+            .collect(),
+        prices_include_tax: true,
+        warehouse: None,
+        payment_method: None,
+        order: order.clone(),
+    }
+}
+
 /// A sale for a generated order, created the way the orders flow would.
 async fn sale_for_new_order(
     erp: &MemorySystem,
@@ -348,35 +349,7 @@ async fn sale_for_new_order(
     let mut order = generator.next_order(Utc::now()).unwrap();
     order.id = "o-9".into();
     order.number = "#2001".into();
-    let skus: Vec<String> = order.lines.iter().map(|l| l.sku.clone()).collect();
-    let products = CatalogueSource::find_variants(erp, &skus).await.unwrap();
-    let draft = SalesDraft {
-        reference: order.number.clone(),
-        kind: SalesDocumentKind::CustomerOrder,
-        customer_id: customer.id,
-        lines: order
-            .lines
-            .iter()
-            .map(|l| kontor_connector::DraftLine {
-                product_id: products
-                    .iter()
-                    .find(|p| p.sku == l.sku)
-                    .map(|p| p.product_id.clone()),
-                sku: l.sku.clone(),
-                description: l.name.clone(),
-                quantity: l.quantity,
-                unit_price: l.unit_price,
-                discount: l.discount,
-                tax_rate: l.tax_rate,
-                tax_code: None,
-                warehouse: None,
-            })
-            .collect(),
-        prices_include_tax: true,
-        warehouse: None,
-        payment_method: None,
-        order: order.clone(),
-    };
+    let draft = draft_for(erp, &order, &customer.id).await;
     let sale = erp.create_sale(&draft).await.unwrap();
     (order, sale)
 }

@@ -19,6 +19,13 @@ use rust_decimal::{Decimal, dec};
 pub fn build(toml: &str, tenant_dir: &Path) -> Arc<dyn Connector> {
     let config: ConnectionConfig = toml::from_str(toml).expect("config parses");
     assert!(config.problems().is_empty(), "{:?}", config.problems());
+    build_unchecked(toml, tenant_dir)
+}
+
+/// As [`build`], for a connection whose configuration is meant to fail when used (a
+/// wrong key, a closed port).
+pub fn build_unchecked(toml: &str, tenant_dir: &Path) -> Arc<dyn Connector> {
+    let config: ConnectionConfig = toml::from_str(toml).expect("config parses");
     config
         .build(&BuildContext {
             tenant: "acme",
@@ -28,6 +35,14 @@ pub fn build(toml: &str, tenant_dir: &Path) -> Arc<dyn Connector> {
             inbox: None,
         })
         .expect("builds")
+}
+
+/// A loopback port nothing listens on (bound, then released).
+pub fn closed_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
 }
 
 pub fn pln(amount: Decimal) -> Money {

@@ -21,6 +21,7 @@ mod store;
 
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 use crate::{Call, FakeError, TlsServer};
@@ -168,6 +169,12 @@ impl FakeWooCommerce {
         };
         self.deliver(deliveries);
         Ok(())
+    }
+
+    /// Sets an order's modification time (to the second, as WordPress keeps it): what a
+    /// request that saved it then, and whose transaction committed only now, leaves.
+    pub fn restamp_order(&self, order_id: u64, at: DateTime<Utc>) -> Result<(), String> {
+        self.shared.lock().restamp_order(order_id, at)
     }
 
     pub fn order(&self, order_id: u64) -> Option<Value> {

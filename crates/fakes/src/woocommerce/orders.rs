@@ -2,6 +2,7 @@
 //! arithmetic: tax per line at the line's rate, rounded half away from zero; with prices
 //! entered with tax, the tax is taken out of the gross line.
 
+use chrono::{DateTime, Utc};
 use rust_decimal::{Decimal, RoundingStrategy};
 use serde_json::{Value, json};
 
@@ -206,6 +207,12 @@ impl Store {
             }
         }
         order["date_modified_gmt"] = json!(at);
+        Ok(())
+    }
+
+    pub fn restamp_order(&mut self, id: u64, at: DateTime<Utc>) -> Result<(), String> {
+        let order = self.orders.get_mut(&id).ok_or("no such order")?;
+        order["date_modified_gmt"] = json!(gmt(at));
         Ok(())
     }
 
