@@ -16,6 +16,7 @@ use kontor_fakes::shopify::{ACCESS_TOKEN, OrderRequest, RefundRequest};
 use kontor_model::{
     LocalizedText, OrderStatus, PaymentState, Product, Shipment, ShipmentLine, TaxRate,
 };
+use kontor_testkit::conformance;
 use rust_decimal::{Decimal, dec};
 use serde_json::Value;
 use support::{base_price, mug, ok, stock_at, tshirt, upsert, variant};
@@ -36,10 +37,15 @@ fn connect_with(fake: &FakeShopify, dir: &Path, extra: &str) -> Arc<dyn Connecto
         shop = "{}"
         access_token = {{ value = "{ACCESS_TOKEN}" }}
         ca_file = "shop-ca.pem"
-        poll_lag = "0s"
+        {lag}
         {extra}
         "#,
-        fake.url().replace("127.0.0.1", "localhost")
+        fake.url().replace("127.0.0.1", "localhost"),
+        lag = if extra.contains("poll_lag") {
+            ""
+        } else {
+            "poll_lag = \"0s\""
+        },
     );
     support::build(&toml, dir)
 }
@@ -671,4 +677,77 @@ async fn ten_thousand_variants_sync_in_close_to_the_fewest_calls_the_api_allows(
     println!("stock: {stock_calls} calls for 10,000 variants (minimum 40)");
     assert!(stock_calls <= 40 + 1, "stock took {stock_calls} calls");
     assert_eq!(fake.available("P0500-5", "Warszawa"), Some(3));
+}
+
+/// The shop as the conformance suite drives it: orders placed at its checkout.
+struct Shop {
+    fake: FakeShopify,
+    dir: tempfile::TempDir,
+    shop: Arc<dyn Connector>,
+}
+
+#[async_trait::async_trait]
+impl conformance::FeedSystem for Shop {
+    async fn add(&self) -> String {
+        let order = self
+            .fake
+            .place_order(&OrderRequest {
+                lines: vec![("MUG".into(), 1)],
+                ..OrderRequest::default()
+            })
+            .expect("order");
+        numeric(&order["id"]).to_string()
+    }
+    async fn restamp(&self, key: &str, at: chrono::DateTime<chrono::Utc>) {
+        let id = key.parse().expect("a Shopify order id");
+        self.fake.restamp_order(id, at).expect("restamped");
+    }
+    fn lag(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(2)
+    }
+    fn unknown_key(&self) -> String {
+        "999999".into()
+    }
+}
+
+#[async_trait::async_trait]
+impl conformance::Faults for Shop {
+    fn connector(&self) -> Arc<dyn Connector> {
+        self.shop.clone()
+    }
+    fn with_wrong_credentials(&self) -> Option<Arc<dyn Connector>> {
+        Some(support::build_unchecked(
+            &format!(
+                "type = \"shopify\"\nshop = \"{}\"\naccess_token = {{ value = \"shpat_wrong\" }}\nca_file = \"shop-ca.pem\"",
+                self.fake.url()
+            ),
+            self.dir.path(),
+        ))
+    }
+    fn unreachable(&self) -> Arc<dyn Connector> {
+        support::build_unchecked(
+            &format!(
+                "type = \"shopify\"\nshop = \"https://localhost:{}\"\naccess_token = {{ value = \"{ACCESS_TOKEN}\" }}\nca_file = \"shop-ca.pem\"",
+                support::closed_port()
+            ),
+            self.dir.path(),
+        )
+    }
+    async fn rate_limit_next(&self) -> std::time::Duration {
+        // Another app empties the bucket; it refills at 50 points a second.
+        self.fake.drain_bucket();
+        std::time::Duration::from_millis(50)
+    }
+}
+
+#[tokio::test]
+async fn the_shop_passes_the_conformance_suite() {
+    let fake = start().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let shop = connect_with(&fake, dir.path(), r#"poll_lag = "2s""#);
+    stocked_shop(&fake, &shop).await;
+    let shop = Shop { fake, dir, shop };
+    let feed = conformance::order_feed(shop.shop.order_source().expect("orders"));
+    conformance::change_feed(&feed, &shop).await;
+    conformance::failures(&shop).await;
 }

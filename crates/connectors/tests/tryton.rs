@@ -15,13 +15,18 @@ use kontor_model::{
     OrderCustomer, OrderStatus, OrderTotals, Payment, PaymentKind, PaymentState, PriceScope,
     ProductStatus, RequestedDocument, TaxRate, VatId,
 };
-use kontor_testkit::{TrytonServer, tryton};
+use kontor_testkit::{HttpRelay, TrytonServer, conformance, tryton};
 use rust_decimal::{Decimal, dec};
 use serde_json::json;
 
 fn config(server: &TrytonServer, password: &str) -> TrytonConfig {
+    config_at(&server.url(), password)
+}
+
+/// The connection to the Tryton at `url` (the server's, or a relay's in front of it).
+fn config_at(url: &str, password: &str) -> TrytonConfig {
     TrytonConfig {
-        url: server.url(),
+        url: url.to_owned(),
         database: tryton::DATABASE.into(),
         username: tryton::USERNAME.into(),
         password: Secret::Value(password.into()),
@@ -622,4 +627,142 @@ async fn an_expired_session_is_renewed_without_the_caller_noticing() {
             .len(),
         1
     );
+}
+
+/// Tryton as the conformance suite drives it, through a relay that can answer 429.
+struct Erp {
+    server: TrytonServer,
+    relay: HttpRelay,
+    erp: TrytonSystem,
+    customer_id: String,
+    added: std::sync::atomic::AtomicU32,
+}
+
+const CONFORMANCE_LAG: Duration = Duration::from_secs(2);
+
+/// A connection to the Tryton at `url`, reading with the suite's poll lag.
+fn lagged(url: &str, password: &str) -> TrytonSystem {
+    let config = TrytonConfig {
+        poll_lag: CONFORMANCE_LAG,
+        ..config_at(url, password)
+    };
+    TrytonSystem::new(config, password.into()).expect("client")
+}
+
+impl Erp {
+    fn connection(
+        &self,
+        url: &str,
+        password: &str,
+    ) -> std::sync::Arc<dyn kontor_connector::Connector> {
+        std::sync::Arc::new(kontor_connectors::tryton::TrytonConnector {
+            system: lagged(url, password),
+        })
+    }
+}
+
+#[async_trait::async_trait]
+impl conformance::FeedSystem for Erp {
+    async fn add(&self) -> String {
+        let n = self.added.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let code = format!("CONF-{n}");
+        let admin = self.server.admin().expect("admin");
+        let mug = admin
+            .call(
+                "model.product.template.search_read",
+                json!([
+                    [["code", "=", "MUG"]],
+                    0,
+                    null,
+                    null,
+                    ["default_uom", "sale_uom", "account_category", "list_price"]
+                ]),
+            )
+            .expect("the mug");
+        let mug = &mug[0];
+        admin
+            .call(
+                "model.product.template.create",
+                json!([[{
+                    "name": format!("Mug {n}"), "code": code, "type": "goods", "salable": true,
+                    "default_uom": mug["default_uom"], "sale_uom": mug["sale_uom"],
+                    "account_category": mug["account_category"], "list_price": mug["list_price"],
+                    "products": [["create", [{"suffix_code": ""}]]],
+                }]]),
+            )
+            .expect("a mug like the mug");
+        code
+    }
+    async fn restamp(&self, key: &str, at: chrono::DateTime<Utc>) {
+        let at = at.format("%Y-%m-%d %H:%M:%S%.6f").to_string();
+        for statement in [
+            "UPDATE product_template SET create_date = ?1, write_date = ?1 WHERE code = ?2",
+            "UPDATE product_product SET create_date = ?1, write_date = ?1 \
+             WHERE template IN (SELECT id FROM product_template WHERE code = ?2)",
+        ] {
+            self.server
+                .execute_sql(statement, &[&at, key])
+                .expect("restamped");
+        }
+    }
+    fn lag(&self) -> Duration {
+        CONFORMANCE_LAG
+    }
+    fn unknown_key(&self) -> String {
+        "NO-SUCH-CODE".into()
+    }
+}
+
+#[async_trait::async_trait]
+impl conformance::SalesErp for Erp {
+    async fn draft(&self, reference: &str) -> SalesDraft {
+        draft(
+            &self.erp,
+            reference,
+            &self.customer_id,
+            &[("HONEY", 1, dec!(32.50), 5)],
+        )
+        .await
+    }
+}
+
+#[async_trait::async_trait]
+impl conformance::Faults for Erp {
+    fn connector(&self) -> std::sync::Arc<dyn kontor_connector::Connector> {
+        self.connection(self.relay.url(), tryton::PASSWORD)
+    }
+    fn with_wrong_credentials(&self) -> Option<std::sync::Arc<dyn kontor_connector::Connector>> {
+        Some(self.connection(&self.server.url(), "not-the-password"))
+    }
+    fn unreachable(&self) -> std::sync::Arc<dyn kontor_connector::Connector> {
+        let closed = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port");
+        self.connection(&format!("http://{closed}"), tryton::PASSWORD)
+    }
+    async fn rate_limit_next(&self) -> Duration {
+        self.relay.rate_limit_next(1, 1);
+        Duration::from_secs(1)
+    }
+}
+
+#[tokio::test]
+async fn tryton_passes_the_conformance_suite() {
+    let server = start();
+    let relay = HttpRelay::start(&server.url()).await.expect("relay");
+    let party = connect(&server)
+        .create_customer(&company("shop:C-CONF", "conf@example.com", "PL6762468118"))
+        .await
+        .expect("party");
+    let erp = Erp {
+        erp: lagged(relay.url(), tryton::PASSWORD),
+        customer_id: party.id,
+        server,
+        relay,
+        added: std::sync::atomic::AtomicU32::new(0),
+    };
+    let feed = conformance::catalogue_feed(std::sync::Arc::new(erp.erp.clone()));
+    conformance::change_feed(&feed, &erp).await;
+    conformance::sales_sink(&erp.erp, &erp).await;
+    conformance::failures(&erp).await;
 }

@@ -27,6 +27,8 @@ pub enum HarnessError {
         status: String,
         output: String,
     },
+    #[error("{what}: {message}")]
+    Database { what: String, message: String },
     #[error("Tryton refused `{method}`: {message}")]
     Rpc { method: String, message: String },
     #[error("{what} did not become ready within {seconds}s; its log ends:\n{log}")]

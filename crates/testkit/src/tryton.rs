@@ -64,6 +64,23 @@ impl TrytonServer {
         format!("http://127.0.0.1:{}", self.port)
     }
 
+    /// Runs one SQL statement on the server's database, behind Tryton's back: for what
+    /// no RPC can do, such as leaving a record stamped as a late commit leaves it.
+    pub fn execute_sql(&self, statement: &str, params: &[&str]) -> Result<usize, HarnessError> {
+        let path = self.dir.path().join(format!("{DATABASE}.sqlite"));
+        let failed = |e: rusqlite::Error| HarnessError::Database {
+            what: statement.to_owned(),
+            message: e.to_string(),
+        };
+        let connection = rusqlite::Connection::open(path).map_err(failed)?;
+        connection
+            .busy_timeout(Duration::from_secs(10))
+            .map_err(failed)?;
+        connection
+            .execute(statement, rusqlite::params_from_iter(params))
+            .map_err(failed)
+    }
+
     pub fn port(&self) -> u16 {
         self.port
     }

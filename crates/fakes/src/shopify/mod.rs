@@ -205,6 +205,19 @@ impl FakeShopify {
         self.shared.lock().orders.get(&order_id).cloned()
     }
 
+    /// Sets an order's `updatedAt` (to the second, as Shopify shows it): what a change
+    /// saved then, and committed only now, leaves.
+    pub fn restamp_order(
+        &self,
+        order_id: u64,
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> Result<(), String> {
+        let mut store = self.shared.lock();
+        let order = store.orders.get_mut(&order_id).ok_or("no such order")?;
+        order["updatedAt"] = json!(at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+        Ok(())
+    }
+
     /// Subscribes `url` to `topic` (e.g. `orders/create`), as `webhookSubscriptionCreate`
     /// would.
     pub fn add_webhook(&self, topic: &str, url: &str) {
