@@ -12,13 +12,18 @@ use kontor_model::{
     LocalizedText, Money, OrderStatus, PaymentKind, PaymentState, Price, PriceKind, PriceScope,
     Product, ProductStatus, Shipment, ShipmentLine, TaxRate, Variant,
 };
-use kontor_testkit::{Checkout, VendureServer, vendure};
+use kontor_testkit::{Checkout, HttpRelay, VendureServer, conformance, vendure};
 use rust_decimal::{Decimal, dec};
 use serde_json::{Value, json};
 
 fn config(server: &VendureServer) -> VendureConfig {
+    config_at(&server.url())
+}
+
+/// The connection to the Vendure at `base` (the server's, or a relay's in front of it).
+fn config_at(base: &str) -> VendureConfig {
     VendureConfig {
-        url: format!("{}/admin-api", server.url()),
+        url: format!("{base}/admin-api"),
         username: vendure::USERNAME.into(),
         password: Secret::Value(vendure::PASSWORD.into()),
         channel_token: None,
@@ -773,4 +778,92 @@ async fn settled_refunds_are_read_once_as_returns_with_their_lines() {
         .await
         .expect("order");
     assert_eq!(order_now.payment_state, PaymentState::PartiallyRefunded);
+}
+
+/// Vendure as the conformance suite drives it, through a relay that can answer 429.
+struct Shop {
+    server: VendureServer,
+    relay: HttpRelay,
+}
+
+const CONFORMANCE_LAG: Duration = Duration::from_secs(2);
+
+impl Shop {
+    fn connection(
+        &self,
+        base: &str,
+        password: &str,
+    ) -> std::sync::Arc<dyn kontor_connector::Connector> {
+        let config = VendureConfig {
+            poll_lag: CONFORMANCE_LAG,
+            password: Secret::Value(password.into()),
+            ..config_at(base)
+        };
+        let system = VendureSystem::new(config, password.into(), None).expect("client");
+        std::sync::Arc::new(kontor_connectors::vendure::VendureConnector { system })
+    }
+}
+
+#[async_trait::async_trait]
+impl conformance::FeedSystem for Shop {
+    async fn add(&self) -> String {
+        let code = self
+            .server
+            .place_order(&[("MUG", 1)], &Checkout::default())
+            .expect("order placed");
+        self.server.order_id(&code).expect("its id")
+    }
+    async fn restamp(&self, key: &str, at: chrono::DateTime<chrono::Utc>) {
+        let id: u64 = key.parse().expect("a Vendure order id");
+        let at = at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+        self.server
+            .execute_sql(&format!(
+                r#"UPDATE "order" SET "orderPlacedAt" = '{at}', "updatedAt" = '{at}' WHERE id = {id}"#
+            ))
+            .expect("restamped");
+    }
+    fn lag(&self) -> Duration {
+        CONFORMANCE_LAG
+    }
+    fn unknown_key(&self) -> String {
+        "999999".into()
+    }
+}
+
+#[async_trait::async_trait]
+impl conformance::Faults for Shop {
+    fn connector(&self) -> std::sync::Arc<dyn kontor_connector::Connector> {
+        self.connection(self.relay.url(), vendure::PASSWORD)
+    }
+    fn with_wrong_credentials(&self) -> Option<std::sync::Arc<dyn kontor_connector::Connector>> {
+        Some(self.connection(&self.server.url(), "not-the-password"))
+    }
+    fn unreachable(&self) -> std::sync::Arc<dyn kontor_connector::Connector> {
+        let closed = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port");
+        self.connection(&format!("http://{closed}"), vendure::PASSWORD)
+    }
+    async fn rate_limit_next(&self) -> Duration {
+        self.relay.rate_limit_next(1, 1);
+        Duration::from_secs(1)
+    }
+}
+
+#[tokio::test]
+async fn vendure_passes_the_conformance_suite() {
+    let server = start();
+    let direct = connect(&server);
+    stocked_shop(&direct).await;
+    // The suite places a dozen orders.
+    direct
+        .set_stock(&[stock("MUG", "MAIN", dec!(100))])
+        .await
+        .expect("stock");
+    let relay = HttpRelay::start(&server.url()).await.expect("relay");
+    let shop = Shop { server, relay };
+    let connector = conformance::Faults::connector(&shop);
+    let feed = conformance::order_feed(connector.order_source().expect("orders"));
+    conformance::change_feed(&feed, &shop).await;
+    conformance::failures(&shop).await;
 }

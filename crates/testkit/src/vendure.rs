@@ -113,6 +113,17 @@ impl VendureServer {
         Ok(())
     }
 
+    /// Runs SQL on this server's own database, behind Vendure's back: for what no API
+    /// does, such as leaving an order stamped as a late commit leaves it.
+    pub fn execute_sql(&self, sql: &str) -> Result<(), HarnessError> {
+        let url = format!("postgres://postgres@127.0.0.1:5432/{}", self.database);
+        run(
+            &format!("psql -c \"{sql}\""),
+            Command::new("psql").args([url.as_str(), "-v", "ON_ERROR_STOP=1", "-qc", sql]),
+        )
+        .map(drop)
+    }
+
     /// What Vendure printed so far, for a failing test's message.
     pub fn log(&self) -> String {
         fs::read_to_string(self.dir.path().join("vendure.log")).unwrap_or_default()
