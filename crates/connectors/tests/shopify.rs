@@ -10,7 +10,6 @@ use chrono::Utc;
 use kontor_connector::{
     Connector, ConnectorError, PriceUpdate, ProductUpsert, ProductWritten, StockUpdate, VariantRef,
 };
-use kontor_connectors::{BuildContext, ConnectionConfig, MemoryRegistry};
 use kontor_fakes::FakeShopify;
 use kontor_fakes::shopify::{ACCESS_TOKEN, OrderRequest, RefundRequest};
 use kontor_model::{
@@ -71,19 +70,14 @@ async fn a_wrong_token_and_an_untrusted_certificate_are_refused_clearly() {
         .await
         .expect("the right token works on a custom domain");
 
-    let ctx = BuildContext {
-        tenant: "acme",
-        connection: "shop",
-        tenant_dir: dir.path(),
-        memory: &MemoryRegistry::default(),
-        inbox: None,
-    };
-    let wrong: ConnectionConfig = toml::from_str(&format!(
-        "type = \"shopify\"\nshop = \"{}\"\naccess_token = {{ value = \"shpat_wrong\" }}\nca_file = \"shop-ca.pem\"",
-        fake.url()
-    ))
-    .expect("parses");
-    match wrong.build(&ctx).expect("builds").check().await {
+    let wrong = support::build_unchecked(
+        &format!(
+            "type = \"shopify\"\nshop = \"{}\"\naccess_token = {{ value = \"shpat_wrong\" }}\nca_file = \"shop-ca.pem\"",
+            fake.url()
+        ),
+        dir.path(),
+    );
+    match wrong.check().await {
         Err(ConnectorError::Unauthorized { message }) => {
             assert!(
                 message.contains("Invalid API key or access token"),
@@ -92,12 +86,14 @@ async fn a_wrong_token_and_an_untrusted_certificate_are_refused_clearly() {
         }
         other => panic!("expected Unauthorized, got {other:?}"),
     }
-    let untrusted: ConnectionConfig = toml::from_str(&format!(
-        "type = \"shopify\"\nshop = \"{}\"\naccess_token = {{ value = \"{ACCESS_TOKEN}\" }}",
-        fake.url()
-    ))
-    .expect("parses");
-    let error = untrusted.build(&ctx).expect("builds").check().await;
+    let untrusted = support::build_unchecked(
+        &format!(
+            "type = \"shopify\"\nshop = \"{}\"\naccess_token = {{ value = \"{ACCESS_TOKEN}\" }}",
+            fake.url()
+        ),
+        dir.path(),
+    );
+    let error = untrusted.check().await;
     assert!(
         matches!(error, Err(ConnectorError::Unavailable { .. })),
         "{error:?}"

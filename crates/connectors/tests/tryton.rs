@@ -1,5 +1,7 @@
 //! The Tryton connector against a real Tryton 8.2 server, started by the test harness.
 
+mod support;
+
 use std::time::Duration;
 
 use chrono::Utc;
@@ -735,10 +737,10 @@ impl conformance::Faults for Erp {
         Some(self.connection(&self.server.url(), "not-the-password"))
     }
     fn unreachable(&self) -> std::sync::Arc<dyn kontor_connector::Connector> {
-        let closed = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free port");
-        self.connection(&format!("http://{closed}"), tryton::PASSWORD)
+        self.connection(
+            &format!("http://127.0.0.1:{}", support::closed_port()),
+            tryton::PASSWORD,
+        )
     }
     async fn rate_limit_next(&self) -> Duration {
         self.relay.rate_limit_next(1, 1);

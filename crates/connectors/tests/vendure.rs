@@ -1,5 +1,7 @@
 //! The Vendure connector against a real Vendure 3.7 server, started by the test harness.
 
+mod support;
+
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -839,10 +841,10 @@ impl conformance::Faults for Shop {
         Some(self.connection(&self.server.url(), "not-the-password"))
     }
     fn unreachable(&self) -> std::sync::Arc<dyn kontor_connector::Connector> {
-        let closed = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free port");
-        self.connection(&format!("http://{closed}"), vendure::PASSWORD)
+        self.connection(
+            &format!("http://127.0.0.1:{}", support::closed_port()),
+            vendure::PASSWORD,
+        )
     }
     async fn rate_limit_next(&self) -> Duration {
         self.relay.rate_limit_next(1, 1);

@@ -8,7 +8,6 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use kontor_connector::{Connector, ConnectorError, PriceUpdate, ProductUpsert, StockUpdate};
-use kontor_connectors::{BuildContext, ConnectionConfig, MemoryRegistry};
 use kontor_fakes::FakeWooCommerce;
 use kontor_fakes::woocommerce::{CONSUMER_KEY, CONSUMER_SECRET, OrderRequest, RefundRequest};
 use kontor_model::{
@@ -70,15 +69,7 @@ async fn wrong_keys_and_untrusted_certificates_are_refused_clearly() {
         "type = \"woocommerce\"\nurl = \"{}\"\nconsumer_key = {{ value = \"ck_wrong\" }}\nconsumer_secret = {{ value = \"x\" }}\nca_file = \"shop-ca.pem\"",
         fake.url()
     );
-    let config: ConnectionConfig = toml::from_str(&toml).expect("parses");
-    let ctx = BuildContext {
-        tenant: "acme",
-        connection: "shop",
-        tenant_dir: dir.path(),
-        memory: &MemoryRegistry::default(),
-        inbox: None,
-    };
-    let wrong = config.build(&ctx).expect("builds");
+    let wrong = support::build_unchecked(&toml, dir.path());
     match wrong.check().await {
         Err(ConnectorError::Unauthorized { message }) => {
             assert!(message.contains("Consumer key is invalid"), "{message}")
@@ -87,12 +78,14 @@ async fn wrong_keys_and_untrusted_certificates_are_refused_clearly() {
     }
 
     // Without the store's CA the certificate is not trusted, and nothing is sent.
-    let untrusted: ConnectionConfig = toml::from_str(&format!(
-        "type = \"woocommerce\"\nurl = \"{}\"\nconsumer_key = {{ value = \"{CONSUMER_KEY}\" }}\nconsumer_secret = {{ value = \"{CONSUMER_SECRET}\" }}",
-        fake.url()
-    ))
-    .expect("parses");
-    let error = untrusted.build(&ctx).expect("builds").check().await;
+    let untrusted = support::build_unchecked(
+        &format!(
+            "type = \"woocommerce\"\nurl = \"{}\"\nconsumer_key = {{ value = \"{CONSUMER_KEY}\" }}\nconsumer_secret = {{ value = \"{CONSUMER_SECRET}\" }}",
+            fake.url()
+        ),
+        dir.path(),
+    );
+    let error = untrusted.check().await;
     assert!(
         matches!(error, Err(ConnectorError::Unavailable { .. })),
         "{error:?}"

@@ -239,6 +239,23 @@ pub struct Customer {
 }
 
 impl Customer {
+    /// A customer of `kind` known only by `reference` and `name` so far.
+    pub fn named(reference: &str, kind: CustomerKind, name: &str) -> Customer {
+        Customer {
+            reference: reference.into(),
+            kind,
+            name: name.into(),
+            email: None,
+            phone: None,
+            addresses: vec![],
+            group: None,
+            price_list: None,
+            payment_terms: None,
+            credit_limit: None,
+            balance: None,
+        }
+    }
+
     /// First and last name, for systems that want them apart: a person's own (the last
     /// word is the last name); for a company, its contact's name if given, else the
     /// company's name as the last name.
@@ -289,19 +306,7 @@ impl Validate for Customer {
 #[cfg(test)]
 mod tests {
     fn customer(name: &str, kind: CustomerKind) -> Customer {
-        Customer {
-            reference: "K-1".into(),
-            kind,
-            name: name.into(),
-            email: None,
-            phone: None,
-            addresses: vec![],
-            group: None,
-            price_list: None,
-            payment_terms: None,
-            credit_limit: None,
-            balance: None,
-        }
+        Customer::named("K-1", kind, name)
     }
 
     #[test]

@@ -120,19 +120,11 @@ impl conformance::Faults for Erp {
 }
 
 async fn customer(erp: &MemorySystem) -> String {
-    erp.create_customer(&Customer {
-        reference: "conformance".into(),
-        kind: CustomerKind::Person,
-        name: "Anna".into(),
-        email: None,
-        phone: None,
-        addresses: vec![],
-        group: None,
-        price_list: None,
-        payment_terms: None,
-        credit_limit: None,
-        balance: None,
-    })
+    erp.create_customer(&Customer::named(
+        "conformance",
+        CustomerKind::Person,
+        "Anna",
+    ))
     .await
     .expect("customer")
     .id

@@ -149,17 +149,8 @@ async fn like_any_erp_it_creates_a_second_sale_if_asked_twice() {
     let erp = erp();
     let customer = erp
         .create_customer(&Customer {
-            reference: "web".into(),
-            kind: CustomerKind::Person,
-            name: "Web sales".into(),
             email: Some(Email::new("web@example.com").unwrap()),
-            phone: None,
-            addresses: vec![],
-            group: None,
-            price_list: None,
-            payment_terms: None,
-            credit_limit: None,
-            balance: None,
+            ..Customer::named("web", CustomerKind::Person, "Web sales")
         })
         .await
         .unwrap();
@@ -330,19 +321,7 @@ async fn sale_for_new_order(
     erp: &MemorySystem,
 ) -> (kontor_model::Order, kontor_connector::SalesDocument) {
     let customer = erp
-        .create_customer(&Customer {
-            reference: "c".into(),
-            kind: CustomerKind::Person,
-            name: "Anna".into(),
-            email: None,
-            phone: None,
-            addresses: vec![],
-            group: None,
-            price_list: None,
-            payment_terms: None,
-            credit_limit: None,
-            balance: None,
-        })
+        .create_customer(&Customer::named("c", CustomerKind::Person, "Anna"))
         .await
         .unwrap();
     let mut generator = OrderGenerator::new(8, SellableItem::from_system(erp));
