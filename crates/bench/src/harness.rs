@@ -6,8 +6,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use kontor::app::App;
+use kontor::auth::{Role, mint_key};
 use kontor::config::ConfigFile;
-use kontor::server::auth::{Role, mint_key};
+use kontor::startup::Application;
 use kontor_connectors::MemoryRegistry;
 use kontor_engine::{JobFilter, JobState, NewApiKey, Shutdown};
 
@@ -75,7 +76,8 @@ impl Kontor {
         let path = dir.path().join("kontor.toml");
         let config = ConfigFile::parse(&text, &path)?;
         let memory = MemoryRegistry::default();
-        let app = Arc::new(App::open(config, memory.clone()).await?);
+        let application = Application::build(config, memory.clone()).await?;
+        let app = application.app().clone();
         let listener = app.listen().await?;
         let base = format!(
             "http://{}",
@@ -85,8 +87,8 @@ impl Kontor {
         );
         let shutdown = Shutdown::new();
         let running = tokio::spawn({
-            let (app, shutdown) = (app.clone(), shutdown.clone());
-            async move { app.run(shutdown, Some(listener)).await }
+            let shutdown = shutdown.clone();
+            async move { application.run(shutdown, Some(listener)).await }
         });
         Ok(Kontor {
             app,

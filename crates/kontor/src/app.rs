@@ -1,5 +1,5 @@
-//! The application: the store, every tenant's connections and flows, and the runner,
-//! scheduler and HTTP server that bring them to life.
+//! The application: the store, every tenant's connections and flows, and the runner and
+//! scheduler that bring them to life. It knows nothing of HTTP: `startup` serves it.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -217,7 +217,7 @@ impl App {
             schedules: Current::new(Vec::new()),
             reloading: tokio::sync::Mutex::new(()),
             memory,
-            inbox: crate::server::api::StoreInbox::shared(store.clone()),
+            inbox: crate::inbox::StoreInbox::shared(store.clone()),
             keyring,
             bound: std::sync::OnceLock::new(),
         };
@@ -575,33 +575,15 @@ impl App {
         }
     }
 
-    /// Runs workers, scheduler and (given a listener) the HTTP server until `shutdown`.
-    pub async fn run(
-        self: &Arc<Self>,
-        shutdown: Shutdown,
-        listener: Option<TcpListener>,
-    ) -> Result<(), AppError> {
-        let metrics = crate::telemetry::metrics_handle();
+    /// Runs workers, scheduler, queue gauges and the configuration watch until
+    /// `shutdown`. Serving HTTP beside them is [`crate::startup::Application`]'s.
+    pub async fn run(self: &Arc<Self>, shutdown: Shutdown) {
         let runner = Runner::with_current(
             self.store.clone(),
             self.handlers.clone(),
             self.config.runner_config(),
         );
         let scheduler = Scheduler::with_current(self.store.clone(), self.schedules.clone());
-        let server = async {
-            if let Some(listener) = listener {
-                let router = crate::server::router(crate::server::ServerState::new(
-                    self.clone(),
-                    metrics.clone(),
-                ));
-                let router = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
-                let serving = axum::serve(listener, router)
-                    .with_graceful_shutdown(shutdown.clone().cancelled_owned());
-                if let Err(error) = serving.await {
-                    tracing::error!(message = "HTTP server stopped.", %error);
-                }
-            }
-        };
         let gauges = crate::telemetry::report_queue(self.store.clone(), shutdown.clone());
         let watch = self.watch_configuration(shutdown.clone());
         tracing::info!(
@@ -614,12 +596,10 @@ impl App {
         tokio::join!(
             runner.run(shutdown.clone()),
             scheduler.run(shutdown.clone()),
-            server,
             gauges,
             watch
         );
         tracing::info!(message = "Kontor stopped.");
-        Ok(())
     }
 }
 

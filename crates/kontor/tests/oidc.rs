@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use base64::Engine;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
-use kontor::server::auth::{OidcConfig, OidcVerifier, Role, TokenError};
+use kontor::auth::{OidcConfig, OidcVerifier, Role, TokenError};
 use serde_json::{Value, json};
 use support::issuer::{AUDIENCE, Issuer, SigningKey};
 

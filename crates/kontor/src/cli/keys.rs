@@ -3,9 +3,9 @@
 use clap::{Args, Subcommand};
 use kontor_engine::NewApiKey;
 
+use crate::auth::{Role, mint_key};
 use crate::config::ConfigFile;
 use crate::output;
-use crate::server::auth::{Role, mint_key};
 
 #[derive(Debug, Subcommand)]
 pub enum KeysCommand {

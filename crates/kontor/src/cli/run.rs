@@ -1,13 +1,11 @@
-use std::sync::Arc;
-
 use kontor_connectors::MemoryRegistry;
 
-use crate::app::App;
 use crate::config::ConfigFile;
+use crate::startup::Application;
 
 pub(super) async fn run(config: ConfigFile) -> anyhow::Result<u8> {
     let serve = config.server.enabled;
-    let app = Arc::new(App::open(config, MemoryRegistry::default()).await?);
+    let app = Application::build(config, MemoryRegistry::default()).await?;
     let listener = if serve {
         Some(app.listen().await?)
     } else {

@@ -5,10 +5,10 @@ use std::io::BufRead;
 
 use clap::{Args, Subcommand};
 
+use crate::auth::Tenants;
+use crate::auth::accounts::{hash_password, person_role, random_token, valid_username};
 use crate::config::ConfigFile;
 use crate::output;
-use crate::server::auth::Tenants;
-use crate::server::auth::accounts::{hash_password, person_role, random_token, valid_username};
 
 #[derive(Debug, Subcommand)]
 pub enum UsersCommand {

@@ -119,7 +119,7 @@ pub struct AuthSettings {
     #[serde(with = "humantime_serde")]
     pub session_ttl: Duration,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub oidc: Option<crate::server::auth::OidcConfig>,
+    pub oidc: Option<crate::auth::OidcConfig>,
 }
 
 impl Default for AuthSettings {

@@ -16,6 +16,7 @@ use rust_decimal::Decimal;
 
 use crate::app::App;
 use crate::config::ConfigFile;
+use crate::startup::Application;
 
 /// The demo's configuration, as shipped.
 pub const DEMO_CONFIG: &str = include_str!("demo.toml");
@@ -61,7 +62,8 @@ pub async fn run(args: &DemoArgs) -> anyhow::Result<u8> {
     std::fs::write(&config_path, config.to_toml()?)?;
 
     let memory = MemoryRegistry::default();
-    let app = Arc::new(App::open(config, memory.clone()).await?);
+    let application = Application::build(config, memory.clone()).await?;
+    let app = application.app().clone();
     let (Some(shop), Some(erp)) = (memory.get(TENANT, "shop"), memory.get(TENANT, "erp")) else {
         anyhow::bail!("the demo's memory shop and ERP did not start");
     };
@@ -110,7 +112,7 @@ pub async fn run(args: &DemoArgs) -> anyhow::Result<u8> {
 
     let interval = Duration::from_secs_f64(60.0 / f64::from(args.orders_per_minute.max(1)));
     let _ = tokio::join!(
-        app.run(shutdown.clone(), listener),
+        application.run(shutdown.clone(), listener),
         shoppers(shop.clone(), erp.clone(), interval, shutdown.clone()),
         warehouse(erp.clone(), shutdown.clone()),
         report(app.clone(), shop.clone(), erp.clone(), shutdown.clone()),
@@ -137,7 +139,7 @@ pub async fn run(args: &DemoArgs) -> anyhow::Result<u8> {
 /// first run and kept in the data directory (readable by its owner only), so a resumed
 /// demo signs in the same way.
 async fn console_accounts(app: &App, data_dir: &Path) -> anyhow::Result<Vec<(String, String)>> {
-    use crate::server::auth::accounts::{hash_password, random_token};
+    use crate::auth::accounts::{hash_password, random_token};
     let file = data_dir.join("console-accounts.txt");
     let kept = std::fs::read_to_string(&file).unwrap_or_default();
     let mut accounts = Vec::new();

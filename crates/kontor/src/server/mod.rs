@@ -2,10 +2,10 @@
 //! REST API with its OpenAPI document and docs page.
 
 pub mod api;
-pub mod auth;
 mod console;
 pub mod error;
 mod hooks;
+pub mod principal;
 
 use std::sync::Arc;
 
@@ -14,7 +14,8 @@ use metrics_exporter_prometheus::PrometheusHandle;
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::app::App;
-use auth::{Authenticator, OidcVerifier};
+use crate::auth::OidcVerifier;
+use principal::Authenticator;
 
 /// What handlers need: the running app, the metrics recorder, and who may call.
 #[derive(Clone)]

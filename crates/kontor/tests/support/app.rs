@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use kontor::app::{App, AppError};
 use kontor::config::ConfigFile;
+use kontor::startup::Application;
 use kontor_connectors::MemoryRegistry;
 use kontor_connectors::memory::MemorySystem;
 use kontor_engine::{JobState, NewJob, Shutdown};
@@ -108,11 +109,10 @@ impl Served {
         listener: Option<tokio::net::TcpListener>,
     ) -> Served {
         let memory = MemoryRegistry::default();
-        let app = Arc::new(
-            App::open(ConfigFile::load(file).unwrap(), memory.clone())
-                .await
-                .unwrap(),
-        );
+        let application = Application::build(ConfigFile::load(file).unwrap(), memory.clone())
+            .await
+            .unwrap();
+        let app = application.app().clone();
         let listener = match listener {
             Some(listener) => listener,
             None => app.listen().await.unwrap(),
@@ -120,8 +120,8 @@ impl Served {
         let base = format!("http://{}", listener.local_addr().unwrap());
         let shutdown = Shutdown::new();
         let running = tokio::spawn({
-            let (app, shutdown) = (app.clone(), shutdown.clone());
-            async move { app.run(shutdown, Some(listener)).await }
+            let shutdown = shutdown.clone();
+            async move { application.run(shutdown, Some(listener)).await }
         });
         Served {
             app,

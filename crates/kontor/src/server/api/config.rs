@@ -23,9 +23,9 @@ use super::Caller;
 use super::body::body;
 use super::tenant::query;
 use crate::app::AppError;
+use crate::auth::Role;
 use crate::config::TenantConfig;
 use crate::server::ServerState;
-use crate::server::auth::Role;
 use crate::server::error::ApiError;
 
 /// A tenant's configuration as stored, and whether it runs.

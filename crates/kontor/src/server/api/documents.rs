@@ -9,8 +9,8 @@ use kontor_model::{Invoice, Shipment};
 
 use super::tenant::query;
 use super::{Caller, Page, PageQuery, connector_error, source};
+use crate::auth::Role;
 use crate::server::ServerState;
-use crate::server::auth::Role;
 use crate::server::error::ApiError;
 
 /// Invoices, receipts and credit notes issued since the cursor.

@@ -11,8 +11,8 @@ use utoipa::{IntoParams, ToSchema};
 use super::body::body;
 use super::tenant::query;
 use super::{Caller, Page};
+use crate::auth::Role;
 use crate::server::ServerState;
-use crate::server::auth::Role;
 use crate::server::error::ApiError;
 
 #[derive(Debug, Deserialize, IntoParams)]

@@ -11,8 +11,8 @@ use utoipa::ToSchema;
 
 use super::Caller;
 use super::body::body;
+use crate::auth::{Role, mint_key};
 use crate::server::ServerState;
-use crate::server::auth::{Role, mint_key};
 use crate::server::error::ApiError;
 
 /// The tenant's keys, revoked ones included (never their secrets).

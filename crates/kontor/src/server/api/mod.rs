@@ -29,11 +29,12 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::ServerState;
-use super::auth::{Principal, Role};
 use super::error::ApiError;
 use crate::app::LiveTenant;
+use crate::auth::Role;
+use crate::server::principal::Principal;
 
-pub use orders::{ORDER_INBOX_KIND, StoreInbox};
+pub use orders::ORDER_INBOX_KIND;
 pub(crate) use people::start_session;
 pub use people::{SignInLimiter, sign_in_limiter};
 

@@ -3,16 +3,12 @@
 //! `Idempotency-Key` header makes a retry safe: the same key and body return the first
 //! submission; the same key with a different body is refused.
 
-use std::sync::Arc;
-
-use async_trait::async_trait;
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Json;
-use kontor_connector::ConnectorError;
-use kontor_connectors::inbox::{KIND, OrderInbox};
+use kontor_connectors::inbox::KIND;
 use kontor_engine::{Link, NewSubmission, Store, Submission, Submitted, content_hash};
 use kontor_flows::{Change, kinds};
 use kontor_model::{Order, Validate};
@@ -23,8 +19,8 @@ use super::body::parse_json;
 use super::tenant::query;
 use super::{Caller, Page, PageQuery};
 use crate::app::LiveTenant;
+use crate::auth::Role;
 use crate::server::ServerState;
-use crate::server::auth::Role;
 use crate::server::error::ApiError;
 
 /// The connector kind of connections that take orders through the API.
@@ -314,61 +310,5 @@ fn inbox_connection(live: &LiveTenant, named: Option<&str>) -> Result<String, Ap
             "connection",
             "the tenant has several `api` connections; name one with `connection`",
         )),
-    }
-}
-
-/// The inbox over Kontor's store, for `api` connections.
-pub struct StoreInbox(pub Store);
-
-impl StoreInbox {
-    pub fn shared(store: Store) -> Arc<dyn OrderInbox> {
-        Arc::new(StoreInbox(store))
-    }
-}
-
-fn unreadable(error: impl std::fmt::Display) -> ConnectorError {
-    ConnectorError::unavailable(format!("the order inbox: {error}"))
-}
-
-fn order_of(submission: Submission) -> Result<Order, ConnectorError> {
-    serde_json::from_str(&submission.body).map_err(|e| {
-        ConnectorError::protocol(format!(
-            "submitted order `{}` no longer reads as an order: {e}",
-            submission.order_id
-        ))
-    })
-}
-
-#[async_trait]
-impl OrderInbox for StoreInbox {
-    async fn submitted_after(
-        &self,
-        tenant: &str,
-        connection: &str,
-        after: i64,
-        limit: usize,
-    ) -> Result<Vec<(i64, Order)>, ConnectorError> {
-        let limit = u32::try_from(limit).unwrap_or(u32::MAX);
-        self.0
-            .submitted_orders_after(tenant, connection, after, limit)
-            .await
-            .map_err(unreadable)?
-            .into_iter()
-            .map(|s| Ok((s.seq, order_of(s)?)))
-            .collect()
-    }
-
-    async fn submitted(
-        &self,
-        tenant: &str,
-        connection: &str,
-        order_id: &str,
-    ) -> Result<Option<Order>, ConnectorError> {
-        self.0
-            .submitted_order(tenant, connection, order_id)
-            .await
-            .map_err(unreadable)?
-            .map(order_of)
-            .transpose()
     }
 }

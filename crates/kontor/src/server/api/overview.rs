@@ -18,8 +18,8 @@ use utoipa::{IntoParams, ToSchema};
 use super::Caller;
 use super::body::body;
 use super::tenant::query;
+use crate::auth::Role;
 use crate::server::ServerState;
-use crate::server::auth::Role;
 use crate::server::error::ApiError;
 
 #[derive(Debug, Deserialize, IntoParams)]

@@ -20,13 +20,14 @@ use utoipa::ToSchema;
 
 use super::Caller;
 use super::body::body;
-use crate::server::ServerState;
-use crate::server::auth::accounts::{
+use crate::auth::accounts::{
     PasswordError, decoy_hash, hash_password, person_role, random_token, valid_username,
     verify_password,
 };
-use crate::server::auth::{Role, SESSION_COOKIE, Tenants, Via, session_cookie, session_hash};
+use crate::auth::{Role, Tenants, session_hash};
+use crate::server::ServerState;
 use crate::server::error::ApiError;
+use crate::server::principal::{SESSION_COOKIE, Via, session_cookie};
 
 /// Sign-in attempts allowed per source address and account name each minute.
 const SIGN_INS_PER_MINUTE: u32 = 10;

@@ -12,8 +12,8 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::tenant::query;
 use super::{Caller, Page, PageQuery, connector_error, source, start_cursor};
+use crate::auth::Role;
 use crate::server::ServerState;
-use crate::server::auth::Role;
 use crate::server::error::ApiError;
 
 /// Products with their variants, changed since the cursor.

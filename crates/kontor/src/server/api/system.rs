@@ -6,8 +6,8 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::Caller;
+use crate::auth::{Role, Tenants};
 use crate::server::ServerState;
-use crate::server::auth::{Role, Tenants};
 use crate::server::error::ApiError;
 use crate::status::Status;
 

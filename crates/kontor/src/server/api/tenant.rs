@@ -11,8 +11,8 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 
 use super::Caller;
+use crate::auth::Role;
 use crate::server::ServerState;
-use crate::server::auth::Role;
 use crate::server::error::ApiError;
 use crate::status::Status;
 

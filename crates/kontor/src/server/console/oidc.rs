@@ -15,11 +15,12 @@ use serde::Deserialize;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
+use crate::auth::accounts::random_token;
+use crate::auth::same;
+use crate::auth::{OidcVerifier, Role, Tenants};
 use crate::server::ServerState;
 use crate::server::api::start_session;
-use crate::server::auth::accounts::random_token;
-use crate::server::auth::principal::{cookie, same};
-use crate::server::auth::{OidcVerifier, Role, Tenants};
+use crate::server::principal::cookie;
 
 /// How long a sign-in may take at the issuer.
 const SIGN_IN_WITHIN: Duration = Duration::from_secs(600);

@@ -1,15 +1,17 @@
-//! Who is calling: OIDC bearer tokens (any standard issuer; Microsoft Entra ID by
-//! configuration alone) and the roles they carry.
+//! Who may call, and what they may do: roles, the tenants a caller acts for, API keys,
+//! accounts with passwords, and OIDC bearer tokens (any standard issuer; Microsoft Entra
+//! ID by configuration alone). No HTTP here: the server's `principal` turns a request
+//! into a caller with these.
 
 pub mod accounts;
+mod keys;
 pub mod oidc;
-pub mod principal;
+mod tenants;
 
+pub use keys::{KEY_PREFIX, MintedKey, mint_key, session_hash};
+pub(crate) use keys::{hash_secret, same};
 pub use oidc::{OidcConfig, OidcVerifier, RoleValues, TokenError, VerifiedToken};
-pub use principal::{
-    Authenticator, CSRF_HEADER, Principal, SESSION_COOKIE, Tenants, Via, mint_key, session_cookie,
-    session_hash,
-};
+pub use tenants::Tenants;
 
 /// What a caller may do. Roles are cumulative: an operator may do what a viewer may.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]

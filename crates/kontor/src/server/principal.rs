@@ -9,53 +9,10 @@ use std::sync::Arc;
 
 use axum::http::{HeaderMap, Method, header};
 use kontor_engine::Store;
-use sha2::{Digest, Sha256};
 
-use super::Role;
-use super::oidc::{OidcVerifier, TokenError};
+use crate::auth::oidc::{OidcVerifier, TokenError};
+use crate::auth::{KEY_PREFIX, Role, Tenants, hash_secret, same, session_hash};
 use crate::server::error::ApiError;
-
-/// The tenants a principal acts for.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Tenants {
-    All,
-    Only(BTreeSet<String>),
-}
-
-impl Tenants {
-    /// From a list of tenant ids, where `*` means every tenant.
-    pub fn from_list(tenants: Vec<String>) -> Tenants {
-        if tenants.iter().any(|t| t == "*") {
-            Tenants::All
-        } else {
-            Tenants::Only(tenants.into_iter().collect())
-        }
-    }
-
-    /// As a list of tenant ids (`*` for every tenant).
-    pub fn to_list(&self) -> Vec<String> {
-        match self {
-            Tenants::All => vec!["*".to_owned()],
-            Tenants::Only(tenants) => tenants.iter().cloned().collect(),
-        }
-    }
-
-    /// Every tenant of `other` is one of these.
-    pub fn covers(&self, other: &Tenants) -> bool {
-        match (self, other) {
-            (Tenants::All, _) => true,
-            (Tenants::Only(_), Tenants::All) => false,
-            (Tenants::Only(mine), Tenants::Only(theirs)) => theirs.is_subset(mine),
-        }
-    }
-
-    pub fn contains(&self, tenant: &str) -> bool {
-        match self {
-            Tenants::All => true,
-            Tenants::Only(tenants) => tenants.contains(tenant),
-        }
-    }
-}
 
 /// How a principal proved who it is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -116,32 +73,6 @@ impl Principal {
     }
 }
 
-/// The prefix of Kontor's API keys: `kontor_<id>_<secret>`.
-pub const KEY_PREFIX: &str = "kontor_";
-
-/// A new API key's parts: the id (stored), the secret's hash (stored) and the whole
-/// key (shown once).
-pub struct MintedKey {
-    pub id: String,
-    pub secret_hash: String,
-    pub key: String,
-}
-
-/// Makes a key: an id and a 244-bit secret from the operating system's random source.
-pub fn mint_key() -> MintedKey {
-    let id = uuid::Uuid::new_v4().simple().to_string()[..12].to_owned();
-    let secret = format!(
-        "{}{}",
-        uuid::Uuid::new_v4().simple(),
-        uuid::Uuid::new_v4().simple()
-    );
-    MintedKey {
-        secret_hash: hash_secret(&secret),
-        key: format!("{KEY_PREFIX}{id}_{secret}"),
-        id,
-    }
-}
-
 /// The console's session cookie, and the header its changes must carry.
 pub const SESSION_COOKIE: &str = "kontor_session";
 pub const CSRF_HEADER: &str = "x-csrf-token";
@@ -162,24 +93,6 @@ pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
 /// The session cookie of a request, if it sends one.
 pub fn session_cookie(headers: &HeaderMap) -> Option<String> {
     cookie(headers, SESSION_COOKIE)
-}
-
-/// What the store keeps of a session cookie.
-pub fn session_hash(cookie: &str) -> String {
-    hash_secret(cookie)
-}
-
-fn hash_secret(secret: &str) -> String {
-    hex::encode(Sha256::digest(secret.as_bytes()))
-}
-
-/// Equal without telling, by its timing, how much of it was equal.
-pub(crate) fn same(a: &str, b: &str) -> bool {
-    a.len() == b.len()
-        && a.bytes()
-            .zip(b.bytes())
-            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
-            == 0
 }
 
 /// Turns a request's credentials into a principal.
@@ -320,19 +233,6 @@ impl Authenticator {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn keys_are_unique_and_only_their_hash_is_kept() {
-        let a = mint_key();
-        let b = mint_key();
-        assert_ne!(a.key, b.key);
-        assert!(a.key.starts_with(&format!("{KEY_PREFIX}{}_", a.id)));
-        assert!(!a.key.contains(&a.secret_hash));
-        let secret = a.key.rsplit('_').next().unwrap_or_default();
-        assert_eq!(secret.len(), 64);
-        assert!(same(&hash_secret(secret), &a.secret_hash));
-        assert!(!same(&hash_secret(secret), &b.secret_hash));
-    }
 
     #[test]
     fn roles_are_cumulative_but_a_shop_key_is_not_an_operator() {
