@@ -341,6 +341,7 @@ async fn shipments_fulfil_once_with_tracking_refunds_become_returns_and_cancella
         .create_fulfilment(
             &order_id,
             &shipment("WZ/1", &[("TSH-S", dec!(1))], "TRACK1"),
+            None,
         )
         .await
         .expect("fulfil");
@@ -348,12 +349,17 @@ async fn shipments_fulfil_once_with_tracking_refunds_become_returns_and_cancella
         .create_fulfilment(
             &order_id,
             &shipment("WZ/1", &[("TSH-S", dec!(1))], "TRACK1"),
+            None,
         )
         .await
         .expect("retry");
     assert_eq!(first, retried);
     let too_much = sink
-        .create_fulfilment(&order_id, &shipment("WZ/2", &[("MUG", dec!(3))], "TRACK2"))
+        .create_fulfilment(
+            &order_id,
+            &shipment("WZ/2", &[("MUG", dec!(3))], "TRACK2"),
+            None,
+        )
         .await;
     assert!(
         matches!(&too_much, Err(ConnectorError::Rejected { code: Some(c), .. }) if c == "more_than_ordered"),
@@ -362,6 +368,7 @@ async fn shipments_fulfil_once_with_tracking_refunds_become_returns_and_cancella
     sink.create_fulfilment(
         &order_id,
         &shipment("WZ/2", &[("TSH-S", dec!(1)), ("MUG", dec!(1))], "TRACK2"),
+        None,
     )
     .await
     .expect("the rest");

@@ -439,7 +439,7 @@ async fn shipments_become_shipped_fulfilments_once_and_cancellation_cancels() {
         }],
     );
     let made = system
-        .create_fulfilment(&order_id, &part)
+        .create_fulfilment(&order_id, &part, None)
         .await
         .expect("fulfilled");
     assert_eq!(made.reference, "OUT/1");
@@ -456,6 +456,7 @@ async fn shipments_become_shipped_fulfilments_once_and_cancellation_cancels() {
                     quantity: dec!(1),
                 }],
             ),
+            None,
         )
         .await;
     assert!(
@@ -464,7 +465,7 @@ async fn shipments_become_shipped_fulfilments_once_and_cancellation_cancels() {
     );
     // The rest; then the order is shipped, with both tracking codes in Vendure.
     system
-        .create_fulfilment(&order_id, &shipment("OUT/3", vec![]))
+        .create_fulfilment(&order_id, &shipment("OUT/3", vec![]), None)
         .await
         .expect("fulfilled");
     let refs = system.fulfilments_of(&order_id).await.expect("fulfilments");

@@ -331,24 +331,40 @@ async fn shipments_complete_the_order_once_and_refunds_become_returns() {
         shipped_at: Utc::now(),
     };
     fulfilment
-        .create_fulfilment(&order_id, &shipment("WZ/1", &[("TSH-S", 1)]))
+        .create_fulfilment(
+            &order_id,
+            &shipment("WZ/1", &[("TSH-S", 1)]),
+            Some("Wysłano: WZ/1"),
+        )
         .await
         .expect("first");
     assert_eq!(fake.order(id).expect("order")["status"], "processing");
     let too_much = fulfilment
-        .create_fulfilment(&order_id, &shipment("WZ/X", &[("MUG", 2)]))
+        .create_fulfilment(
+            &order_id,
+            &shipment("WZ/X", &[("MUG", 2)]),
+            Some("Wysłano: WZ/X"),
+        )
         .await;
     assert!(
         matches!(too_much, Err(ConnectorError::Rejected { .. })),
         "{too_much:?}"
     );
     fulfilment
-        .create_fulfilment(&order_id, &shipment("WZ/2", &[("TSH-S", 1), ("MUG", 1)]))
+        .create_fulfilment(
+            &order_id,
+            &shipment("WZ/2", &[("TSH-S", 1), ("MUG", 1)]),
+            Some("Wysłano: WZ/2"),
+        )
         .await
         .expect("second");
     // A retry of the second finds it: no third note, no second e-mail.
     fulfilment
-        .create_fulfilment(&order_id, &shipment("WZ/2", &[("TSH-S", 1), ("MUG", 1)]))
+        .create_fulfilment(
+            &order_id,
+            &shipment("WZ/2", &[("TSH-S", 1), ("MUG", 1)]),
+            Some("Wysłano: WZ/2"),
+        )
         .await
         .expect("retry");
     // Complete once everything shipped: the shipments flow says so, not the connector.
@@ -366,12 +382,7 @@ async fn shipments_complete_the_order_once_and_refunds_become_returns() {
         .filter(|n| n["customer_note"] == true)
         .collect();
     assert_eq!(notes.len(), 2);
-    assert!(
-        notes[1]["note"]
-            .as_str()
-            .unwrap_or_default()
-            .contains("TRK-WZ/2")
-    );
+    assert!(notes[1]["note"].as_str().unwrap_or_default() == "Wysłano: WZ/2");
     assert_eq!(notes[1]["customer_note"], true);
     let known = fulfilment
         .fulfilments_of(&order_id)
@@ -472,14 +483,14 @@ async fn a_write_whose_answer_is_lost_goes_back_to_its_job_whose_retry_neither_l
     fake.clear_calls();
     fake.lose_answers_to_next_writes(1);
     let lost = fulfilment
-        .create_fulfilment(&order_id, &shipment("WZ/1"))
+        .create_fulfilment(&order_id, &shipment("WZ/1"), Some("Wysłano: WZ/1"))
         .await;
     assert!(matches!(&lost, Err(e) if e.is_transient()), "{lost:?}");
     assert_eq!(writes(&fake), 1, "{:?}", fake.calls());
     assert!(fake.notes(id).is_empty());
     // The job's retry finds the shipment recorded and sends the note it owes.
     fulfilment
-        .create_fulfilment(&order_id, &shipment("WZ/1"))
+        .create_fulfilment(&order_id, &shipment("WZ/1"), Some("Wysłano: WZ/1"))
         .await
         .expect("retry");
     assert_eq!(fake.notes(id).len(), 1);
@@ -489,12 +500,12 @@ async fn a_write_whose_answer_is_lost_goes_back_to_its_job_whose_retry_neither_l
     fake.lose_answers_to_next_writes(2);
     for _ in 0..2 {
         let lost = fulfilment
-            .create_fulfilment(&order_id, &shipment("WZ/2"))
+            .create_fulfilment(&order_id, &shipment("WZ/2"), Some("Wysłano: WZ/2"))
             .await;
         assert!(matches!(&lost, Err(e) if e.is_transient()), "{lost:?}");
     }
     fulfilment
-        .create_fulfilment(&order_id, &shipment("WZ/2"))
+        .create_fulfilment(&order_id, &shipment("WZ/2"), Some("Wysłano: WZ/2"))
         .await
         .expect("third try");
     let notes = fake.notes(id);

@@ -10,6 +10,7 @@ mod error;
 pub mod flow;
 pub mod golive;
 pub mod invoices;
+pub mod notes;
 pub mod order_status;
 pub mod orders;
 pub mod payments;
@@ -134,8 +135,8 @@ fn check_options(name: &str, kind: FlowKind, config: &FlowConfig) -> Result<(), 
         FlowKind::Payments => config.options::<payments::PaymentsOptions>(name).map(drop),
         FlowKind::Invoices => config.options::<invoices::InvoicesOptions>(name).map(drop),
         FlowKind::Shipments => config
-            .options::<shipments::ShipmentsOptions>(name)
-            .map(drop),
+            .options::<shipments::ShipmentsOptions>(name)?
+            .check(name),
         FlowKind::OrderStatus => config
             .options::<order_status::OrderStatusOptions>(name)
             .map(drop),

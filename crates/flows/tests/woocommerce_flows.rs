@@ -74,7 +74,18 @@ async fn a_memory_erp_fills_woocommerce_and_its_orders_reach_the_erp_once() {
             flow("shop", "erp", json!({"page_size": 2})),
         ),
         ("payments".to_owned(), flow("shop", "erp", json!(null))),
-        ("shipments".to_owned(), flow("erp", "shop", json!(null))),
+        (
+            "shipments".to_owned(),
+            flow(
+                "erp",
+                "shop",
+                // The merchant's own words, in the customer's language.
+                json!({"customer_note": [
+                    "Zamówienie wysłane[ przez {carrier}], numer przesyłki {tracking}.",
+                    "Zamówienie wysłane."
+                ]}),
+            ),
+        ),
         ("returns".to_owned(), flow("shop", "erp", json!(null))),
     ]);
     let mappings = Mappings {
@@ -180,12 +191,17 @@ async fn a_memory_erp_fills_woocommerce_and_its_orders_reach_the_erp_once() {
         .unwrap()["value"]
         .clone();
     assert_eq!(tracking[0]["tracking_number"], "DPD-777");
-    let to_customer = fake
+    let to_customer: Vec<_> = fake
         .notes(orders[0])
-        .iter()
+        .into_iter()
         .filter(|n| n["customer_note"] == true)
-        .count();
-    assert_eq!(to_customer, 1, "one e-mail to the customer");
+        .map(|n| n["note"].clone())
+        .collect();
+    assert_eq!(
+        to_customer,
+        [json!("Zamówienie wysłane przez DPD, numer przesyłki DPD-777.")],
+        "one e-mail to the customer, in the merchant's words"
+    );
 
     // The merchant refunds the second order in wp-admin: one credit note in the ERP.
     fake.refund(

@@ -27,10 +27,15 @@ pub struct FulfilmentRef {
 pub trait FulfilmentSink: Send + Sync {
     async fn fulfilments_of(&self, order_id: &str) -> Result<Vec<FulfilmentRef>, ConnectorError>;
 
+    /// `customer_note` is the flow's text for the customer (the merchant's words, in
+    /// their language), written where the shop shows customers notes. A shop that tells
+    /// customers in its own way (Shopify's shipping e-mail) leaves it out; a connector
+    /// never writes a text of its own.
     async fn create_fulfilment(
         &self,
         order_id: &str,
         shipment: &Shipment,
+        customer_note: Option<&str>,
     ) -> Result<FulfilmentRef, ConnectorError>;
 }
 

@@ -15,11 +15,13 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
+use crate::ConfigProblem;
 use crate::common::{order_by_number, page_into_jobs};
 use crate::config::Mappings;
 use crate::error::{bad_payload, connector_failure, store_failure};
 use crate::flow::{Flow, FlowContext, Plan, PlannedAction, PlannedChange, SyncStart, step};
 use crate::kinds;
+use crate::notes::{NoteTemplate, note, unknown_names};
 
 /// Options of a `shipments` flow.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -30,6 +32,21 @@ pub struct ShipmentsOptions {
     /// The status while only part of it is.
     pub partial_status: OrderStatus,
     pub page_size: usize,
+    /// The note the customer gets with each shipment, where the shop shows customers
+    /// notes (see [`crate::notes`]; values: [`NOTE_VALUES`]). Empty: none.
+    pub customer_note: Vec<NoteTemplate>,
+    /// The note kept with the order's status change, for the shop's staff.
+    pub status_note: Vec<NoteTemplate>,
+}
+
+/// The values a shipment's notes can use.
+pub const NOTE_VALUES: &[&str] = &["order", "reference", "carrier", "tracking", "tracking_url"];
+
+fn templates(texts: &[&str]) -> Vec<NoteTemplate> {
+    texts
+        .iter()
+        .filter_map(|t| NoteTemplate::new(t).ok())
+        .collect()
 }
 
 impl Default for ShipmentsOptions {
@@ -38,7 +55,42 @@ impl Default for ShipmentsOptions {
             complete_status: OrderStatus::Shipped,
             partial_status: OrderStatus::PartiallyShipped,
             page_size: 100,
+            customer_note: templates(&[
+                "Your order has been shipped[ with {carrier}]: tracking number {tracking}[ ({tracking_url})].",
+                "Your order has been shipped ({reference}).",
+            ]),
+            status_note: templates(&["Shipped[ with {carrier}], tracking {tracking}"]),
         }
+    }
+}
+
+impl ShipmentsOptions {
+    /// Notes naming values a shipment does not have, keyed as `flows.<name>.options.…`.
+    pub(crate) fn check(&self, name: &str) -> Result<(), ConfigProblem> {
+        for (key, templates) in [
+            ("customer_note", &self.customer_note),
+            ("status_note", &self.status_note),
+        ] {
+            if let Some(problem) = unknown_names(templates, NOTE_VALUES).into_iter().next() {
+                return Err(ConfigProblem::new(
+                    format!("flows.{name}.options.{key}"),
+                    problem,
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A shipment's value for a note's `{name}`.
+fn note_value(shipment: &Shipment, name: &str) -> Option<String> {
+    match name {
+        "order" => Some(shipment.order_number.clone()),
+        "reference" => Some(shipment.reference.clone()),
+        "carrier" => shipment.carrier.clone(),
+        "tracking" => shipment.tracking_number.clone(),
+        "tracking_url" => shipment.tracking_url.clone(),
+        _ => None,
     }
 }
 
@@ -162,7 +214,11 @@ impl ShipmentsFlow {
             Some(found) => found,
             None => self
                 .shop
-                .create_fulfilment(&order_id, &for_shop)
+                .create_fulfilment(
+                    &order_id,
+                    &for_shop,
+                    note(&self.options.customer_note, &|n| note_value(&shipment, n)).as_deref(),
+                )
                 .await
                 .map_err(|e| connector_failure(&doing("fulfilling"), e))?,
         };
@@ -184,13 +240,7 @@ impl ShipmentsFlow {
         } else {
             self.options.partial_status
         };
-        let note = match (&shipment.carrier, &shipment.tracking_number) {
-            (Some(carrier), Some(tracking)) => {
-                Some(format!("Shipped with {carrier}, tracking {tracking}"))
-            }
-            (None, Some(tracking)) => Some(format!("Shipped, tracking {tracking}")),
-            _ => None,
-        };
+        let note = note(&self.options.status_note, &|n| note_value(&shipment, n));
         if order.status != status {
             self.shop_status
                 .set_order_status(
@@ -274,5 +324,55 @@ impl Flow for ShipmentsFlow {
 
     async fn rewind(&self, store: &Store, start: SyncStart) -> Result<(), JobError> {
         crate::rewind_cursor(store, &self.ctx, start, |_| None).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shipment(carrier: Option<&str>, tracking: Option<&str>) -> Shipment {
+        Shipment {
+            reference: "WZ/7".into(),
+            order_number: "1001".into(),
+            carrier: carrier.map(str::to_owned),
+            tracking_number: tracking.map(str::to_owned),
+            tracking_url: None,
+            lines: vec![],
+            warehouse: None,
+            shipped_at: chrono::Utc::now(),
+        }
+    }
+
+    #[test]
+    fn default_notes_say_what_is_known_and_nothing_of_what_is_not() {
+        let options = ShipmentsOptions::default();
+        let status = |s: &Shipment| note(&options.status_note, &|n| note_value(s, n));
+        let customer = |s: &Shipment| note(&options.customer_note, &|n| note_value(s, n));
+        let tracked = shipment(Some("DPD"), Some("777"));
+        assert_eq!(status(&tracked).as_deref(), Some("Shipped with DPD, tracking 777"));
+        assert_eq!(
+            customer(&tracked).as_deref(),
+            Some("Your order has been shipped with DPD: tracking number 777.")
+        );
+        let untracked = shipment(Some("DPD"), None);
+        assert_eq!(status(&untracked), None, "no tracking, no status note");
+        assert_eq!(
+            customer(&untracked).as_deref(),
+            Some("Your order has been shipped (WZ/7).")
+        );
+    }
+
+    #[test]
+    fn a_note_naming_a_value_shipments_lack_is_refused_with_its_key() {
+        let options: ShipmentsOptions =
+            serde_json::from_value(json!({"customer_note": ["Sent {trackin}"]})).expect("reads");
+        let problem = options.check("ship").expect_err("refused");
+        assert_eq!(problem.key, "flows.ship.options.customer_note");
+        assert!(problem.message.contains("{trackin}"), "{}", problem.message);
+        let none: ShipmentsOptions =
+            serde_json::from_value(json!({"customer_note": []})).expect("reads");
+        assert!(none.check("ship").is_ok());
+        assert_eq!(note(&none.customer_note, &|_| Some("x".into())), None, "no note at all");
     }
 }

@@ -98,6 +98,7 @@ impl FulfilmentSink for MemorySystem {
         &self,
         order_id: &str,
         shipment: &Shipment,
+        _customer_note: Option<&str>,
     ) -> Result<FulfilmentRef, ConnectorError> {
         self.call("fulfilments.create").await?;
         self.write(|s| {

@@ -136,6 +136,7 @@ impl FulfilmentSink for ShopifySystem {
         &self,
         order_id: &str,
         shipment: &Shipment,
+        _customer_note: Option<&str>,
     ) -> Result<FulfilmentRef, ConnectorError> {
         let order = self.fulfilment_state(order_id).await?;
         let shipments = recorded(&order);

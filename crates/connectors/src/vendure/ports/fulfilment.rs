@@ -86,6 +86,7 @@ impl FulfilmentSink for VendureSystem {
         &self,
         order_id: &str,
         shipment: &Shipment,
+        _customer_note: Option<&str>,
     ) -> Result<FulfilmentRef, ConnectorError> {
         let order = self.order_fulfilments(order_id).await?;
         let fulfilments = order["fulfillments"]

@@ -110,26 +110,6 @@ impl WooCommerceSystem {
     }
 }
 
-/// The note telling the customer a shipment left.
-fn shipped_note(shipment: &Shipment) -> String {
-    match &shipment.tracking_number {
-        None => format!("Your order has been shipped ({}).", shipment.reference),
-        Some(number) => format!(
-            "Your order has been shipped{}: tracking number {number}{}.",
-            shipment
-                .carrier
-                .as_deref()
-                .map(|c| format!(" with {c}"))
-                .unwrap_or_default(),
-            shipment
-                .tracking_url
-                .as_deref()
-                .map(|u| format!(" ({u})"))
-                .unwrap_or_default(),
-        ),
-    }
-}
-
 #[async_trait]
 impl FulfilmentSink for WooCommerceSystem {
     async fn fulfilments_of(&self, order_id: &str) -> Result<Vec<FulfilmentRef>, ConnectorError> {
@@ -141,6 +121,7 @@ impl FulfilmentSink for WooCommerceSystem {
         &self,
         order_id: &str,
         shipment: &Shipment,
+        customer_note: Option<&str>,
     ) -> Result<FulfilmentRef, ConnectorError> {
         let order = self.order_json(order_id).await?;
         let mut shipments = meta_list(&order, SHIPMENTS_META);
@@ -149,8 +130,9 @@ impl FulfilmentSink for WooCommerceSystem {
             .find(|r| r.reference == shipment.reference)
         {
             // Recorded by an earlier attempt, which may have stopped before its note.
-            self.ensure_note(order_id, &shipped_note(shipment), true)
-                .await?;
+            if let Some(note) = customer_note {
+                self.ensure_note(order_id, note, true).await?;
+            }
             return Ok(known);
         }
         let ordered = ordered(&order)?;
@@ -197,8 +179,9 @@ impl FulfilmentSink for WooCommerceSystem {
         self.client()
             .put(&format!("/orders/{order_id}"), &body)
             .await?;
-        self.ensure_note(order_id, &shipped_note(shipment), true)
-            .await?;
+        if let Some(note) = customer_note {
+            self.ensure_note(order_id, note, true).await?;
+        }
         Ok(FulfilmentRef {
             id,
             reference: shipment.reference.clone(),
