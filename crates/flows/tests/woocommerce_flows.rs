@@ -19,7 +19,7 @@ use kontor_connectors::woocommerce::{
 use kontor_fakes::FakeWooCommerce;
 use kontor_fakes::woocommerce::{CONSUMER_KEY, CONSUMER_SECRET, OrderRequest, RefundRequest};
 use kontor_flows::Mappings;
-use kontor_model::{Money, PriceKind, PriceScope};
+use kontor_model::{Customer, Email, Money, PriceKind, PriceScope};
 use rust_decimal::Decimal;
 use serde_json::json;
 use support::{World, flow, trade_customer};
@@ -94,9 +94,40 @@ async fn a_memory_erp_fills_woocommerce_and_its_orders_reach_the_erp_once() {
     };
     let world = World::with_shop(woocommerce_connector(&fake), None, flows, mappings).await;
     world.erp.put_customer(trade_customer()).unwrap();
+    // A trade customer the ERP has no e-mail for: WooCommerce knows accounts by e-mail,
+    // so the flow parks it for a person instead of sending it.
+    let no_email = Customer {
+        reference: "K-101".into(),
+        name: "Bar Sopot".into(),
+        email: None,
+        ..trade_customer()
+    };
+    world.erp.put_customer(no_email.clone()).unwrap();
     world
         .run(&["catalogue", "prices", "stock", "customers"])
         .await;
+    let parked = world.parked().await;
+    assert_eq!(parked.len(), 1, "{parked:?}");
+    let reason = parked[0].last_error().unwrap();
+    assert_eq!(reason.code, "email_required");
+    assert!(reason.message.contains("K-101"), "{}", reason.message);
+    assert!(fake.customer_by_email("bar@sopot.example").is_none());
+    // Given one in the ERP, the next run sends it; the parked job, holding the customer
+    // as it was, is skipped.
+    world
+        .erp
+        .put_customer(Customer {
+            email: Some(Email::new("bar@sopot.example").unwrap()),
+            ..no_email
+        })
+        .unwrap();
+    world.run(&["customers"]).await;
+    assert!(fake.customer_by_email("bar@sopot.example").is_some());
+    world
+        .store
+        .skip_job(parked[0].id, None, "sent by a later run")
+        .await
+        .unwrap();
     world.assert_nothing_parked().await;
 
     // The trade customer has an account, its group in the account's meta.
@@ -199,7 +230,9 @@ async fn a_memory_erp_fills_woocommerce_and_its_orders_reach_the_erp_once() {
         .collect();
     assert_eq!(
         to_customer,
-        [json!("Zamówienie wysłane przez DPD, numer przesyłki DPD-777.")],
+        [json!(
+            "Zamówienie wysłane przez DPD, numer przesyłki DPD-777."
+        )],
         "one e-mail to the customer, in the merchant's words"
     );
 

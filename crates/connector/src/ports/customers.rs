@@ -58,6 +58,24 @@ pub struct AccountUpsert {
     pub account_id: Option<String>,
 }
 
+impl AccountUpsert {
+    /// The account's e-mail, for a sink that [`AccountSink::requires_email`]. The flow
+    /// sends none without one; a caller that does gets `email_required` back.
+    pub fn email(&self) -> Result<&Email, ConnectorError> {
+        self.customer
+            .email
+            .as_ref()
+            .ok_or_else(|| ConnectorError::Rejected {
+                code: Some("email_required".into()),
+                message: format!(
+                    "this shop knows accounts by e-mail, and {} ({}) has none",
+                    self.customer.name, self.customer.reference
+                ),
+                field: Some("email".into()),
+            })
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AccountWritten {
     pub account_id: String,
@@ -83,5 +101,11 @@ pub trait AccountSink: Send + Sync {
 
     fn batch_size(&self) -> usize {
         50
+    }
+
+    /// The shop knows accounts by e-mail: one without an e-mail cannot be made, and the
+    /// customers flow parks such a customer instead of sending it.
+    fn requires_email(&self) -> bool {
+        false
     }
 }

@@ -117,6 +117,15 @@ impl CustomersFlow {
         let entity = entity
             .unwrap_or_else(|| crate::entity_id_for(t, kinds::CUSTOMER, &self.ctx.from, &found.id));
         let customer = self.for_shop(&found.customer);
+        if customer.email.is_none() && self.shop.requires_email() {
+            return Err(JobError::needs_human(
+                "email_required",
+                format!(
+                    "`{}` knows accounts by e-mail, and customer {} ({}) has none in `{}`: add one there",
+                    self.ctx.to, customer.name, customer.reference, self.ctx.from
+                ),
+            ));
+        }
         let hash = content_hash(&customer);
         let account = store
             .link_by_entity(t, kinds::CUSTOMER, &self.ctx.to, &entity)

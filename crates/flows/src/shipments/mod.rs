@@ -350,7 +350,10 @@ mod tests {
         let status = |s: &Shipment| note(&options.status_note, &|n| note_value(s, n));
         let customer = |s: &Shipment| note(&options.customer_note, &|n| note_value(s, n));
         let tracked = shipment(Some("DPD"), Some("777"));
-        assert_eq!(status(&tracked).as_deref(), Some("Shipped with DPD, tracking 777"));
+        assert_eq!(
+            status(&tracked).as_deref(),
+            Some("Shipped with DPD, tracking 777")
+        );
         assert_eq!(
             customer(&tracked).as_deref(),
             Some("Your order has been shipped with DPD: tracking number 777.")
@@ -373,6 +376,10 @@ mod tests {
         let none: ShipmentsOptions =
             serde_json::from_value(json!({"customer_note": []})).expect("reads");
         assert!(none.check("ship").is_ok());
-        assert_eq!(note(&none.customer_note, &|_| Some("x".into())), None, "no note at all");
+        assert_eq!(
+            note(&none.customer_note, &|_| Some("x".into())),
+            None,
+            "no note at all"
+        );
     }
 }

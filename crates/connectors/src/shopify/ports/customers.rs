@@ -64,17 +64,7 @@ impl ShopifySystem {
         upsert: &AccountUpsert,
     ) -> Result<AccountWritten, ConnectorError> {
         let customer = &upsert.customer;
-        let email = customer
-            .email
-            .as_ref()
-            .ok_or_else(|| ConnectorError::Rejected {
-                code: Some("email_required".into()),
-                message: format!(
-                    "Shopify knows customers by e-mail, and {} ({}) has none in the ERP",
-                    customer.name, customer.reference
-                ),
-                field: Some("email".into()),
-            })?;
+        let email = upsert.email()?;
         let (first, last) = customer.first_and_last_name();
         let company = match &customer.kind {
             CustomerKind::Company { company_name, .. } => Some(company_name.as_str()),
@@ -126,6 +116,10 @@ impl ShopifySystem {
 
 #[async_trait]
 impl AccountSink for ShopifySystem {
+    fn requires_email(&self) -> bool {
+        true
+    }
+
     async fn find_accounts(
         &self,
         query: &CustomerQuery,

@@ -73,17 +73,7 @@ impl VendureSystem {
         upsert: &AccountUpsert,
     ) -> Result<AccountWritten, ConnectorError> {
         let customer = &upsert.customer;
-        let email = customer
-            .email
-            .as_ref()
-            .ok_or_else(|| ConnectorError::Rejected {
-                code: Some("email_required".into()),
-                message: format!(
-                    "Vendure knows customers by e-mail, and {} ({}) has none in the ERP",
-                    customer.name, customer.reference
-                ),
-                field: Some("email".into()),
-            })?;
+        let email = upsert.email()?;
         let (first, last) = customer.first_and_last_name();
         let mut input = json!({
             "firstName": first,
@@ -186,6 +176,10 @@ impl VendureSystem {
 
 #[async_trait]
 impl AccountSink for VendureSystem {
+    fn requires_email(&self) -> bool {
+        true
+    }
+
     /// By e-mail; Vendure has no VAT ids or customer codes to search by.
     async fn find_accounts(
         &self,

@@ -65,17 +65,7 @@ impl WooCommerceSystem {
         upsert: &AccountUpsert,
     ) -> Result<AccountWritten, ConnectorError> {
         let customer = &upsert.customer;
-        let email = customer
-            .email
-            .as_ref()
-            .ok_or_else(|| ConnectorError::Rejected {
-                code: Some("email_required".into()),
-                message: format!(
-                    "WooCommerce knows customers by e-mail, and {} ({}) has none in the ERP",
-                    customer.name, customer.reference
-                ),
-                field: Some("email".into()),
-            })?;
+        let email = upsert.email()?;
         let (first, last) = customer.first_and_last_name();
         let mut billing = address(customer.addresses.first(), Some(email));
         if let CustomerKind::Company { company_name, .. } = &customer.kind {
@@ -126,6 +116,10 @@ impl WooCommerceSystem {
 
 #[async_trait]
 impl AccountSink for WooCommerceSystem {
+    fn requires_email(&self) -> bool {
+        true
+    }
+
     async fn find_accounts(
         &self,
         query: &CustomerQuery,
