@@ -8,6 +8,7 @@ use std::collections::HashSet;
 use kontor_connectors::memory::WEB_WAREHOUSE;
 use kontor_engine::{EnqueueOutcome, JobFilter, JobState};
 use kontor_flows::{PlannedAction, kinds};
+use kontor_model::OrderStatus;
 use rust_decimal::Decimal;
 use serde_json::json;
 use support::{World, demo_mappings, three_flows};
@@ -75,15 +76,9 @@ async fn every_order_reaches_the_erp_once_with_its_customer_created_once() {
     assert_eq!(world.erp.sales().len(), orders.len());
 }
 
-#[tokio::test]
-async fn a_crash_after_the_erp_created_the_sale_does_not_create_it_twice() {
-    let world = World::new().await;
-    let order = world.place_orders(1, 3).remove(0);
-    world.start("orders").await;
-    world.settle().await;
-    assert_eq!(world.erp.sales_for(&order.number).len(), 1);
-    // As if the process died after the ERP created the sale but before Kontor recorded
-    // it: the links are gone; the ERP document is not.
+/// Removes what Kontor recorded of an order's import (its links), as a crash between
+/// the ERP's create and Kontor's commit leaves it, and asks for the import again.
+async fn forget_import(world: &World, order: &kontor_model::Order) {
     let link = world
         .store
         .link_by_external("acme", kinds::ORDER, "shop", &order.id)
@@ -106,7 +101,6 @@ async fn a_crash_after_the_erp_created_the_sale_does_not_create_it_twice() {
         .unlink("acme", kinds::ORDER, "shop", &order.id)
         .await
         .unwrap();
-
     world
         .store
         .enqueue(kontor_engine::NewJob::new(
@@ -116,6 +110,53 @@ async fn a_crash_after_the_erp_created_the_sale_does_not_create_it_twice() {
         ))
         .await
         .unwrap();
+}
+
+#[tokio::test]
+async fn of_a_cancelled_sale_and_its_hand_entered_replacement_the_live_one_counts() {
+    let world = World::new().await;
+    let order = world.place_orders(1, 4).remove(0);
+    world.start("orders").await;
+    world.settle().await;
+    let first = world.sale_of(&order);
+    // In the ERP, someone cancelled the sale and keyed it in again by hand.
+    let draft = world.erp.sale_draft(&first.id).unwrap();
+    world
+        .erp
+        .set_sale_status(&first.id, OrderStatus::Cancelled, "cancelled")
+        .unwrap();
+    let again = kontor_connector::SalesSink::create_sale(&world.erp, &draft)
+        .await
+        .unwrap();
+    forget_import(&world, &order).await;
+    world.settle().await;
+    world.assert_nothing_parked().await;
+    assert_eq!(world.erp.sales_for(&order.number).len(), 2, "none made");
+    let link = world
+        .store
+        .link_by_external("acme", kinds::ORDER, "shop", &order.id)
+        .await
+        .unwrap()
+        .unwrap();
+    let erp_link = world
+        .store
+        .link_by_entity("acme", kinds::ORDER, "erp", &link.entity_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(erp_link.external_id, again.id, "linked to the live sale");
+}
+
+#[tokio::test]
+async fn a_crash_after_the_erp_created_the_sale_does_not_create_it_twice() {
+    let world = World::new().await;
+    let order = world.place_orders(1, 3).remove(0);
+    world.start("orders").await;
+    world.settle().await;
+    assert_eq!(world.erp.sales_for(&order.number).len(), 1);
+    // As if the process died after the ERP created the sale but before Kontor recorded
+    // it: the links are gone; the ERP document is not.
+    forget_import(&world, &order).await;
     world.settle().await;
     assert_eq!(
         world.erp.sales_for(&order.number).len(),

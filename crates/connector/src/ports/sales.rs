@@ -86,9 +86,17 @@ pub struct SalesDocument {
 /// Creates sales documents in the ERP.
 #[async_trait]
 pub trait SalesSink: Send + Sync {
-    /// The document created earlier for this shop order, if any. Called before every
-    /// create: this is what makes a retried import create nothing twice.
-    async fn find_sale(&self, reference: &str) -> Result<Option<SalesDocument>, ConnectorError>;
+    /// Every document made for this shop order, oldest first: usually none or one; a
+    /// sale cancelled and entered again by hand leaves two. Called before every create:
+    /// this is what makes a retried import create nothing twice. Which one counts is
+    /// the flow's choice, not the connector's.
+    async fn find_sales(&self, reference: &str) -> Result<Vec<SalesDocument>, ConnectorError>;
+
+    /// The oldest document made for this shop order: for callers that know there is at
+    /// most one (tools, tests). Flows choose among [`SalesSink::find_sales`] themselves.
+    async fn find_sale(&self, reference: &str) -> Result<Option<SalesDocument>, ConnectorError> {
+        Ok(self.find_sales(reference).await?.into_iter().next())
+    }
 
     async fn create_sale(&self, draft: &SalesDraft) -> Result<SalesDocument, ConnectorError>;
 

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use kontor_connector::{DraftLine, SalesDocument, SalesDraft, VariantRef};
+use kontor_connector::{ConnectorError, DraftLine, SalesDocument, SalesDraft, VariantRef};
 use kontor_engine::{
     Effects, EntityRecord, JobContext, JobError, Link, MatchKey, Store, content_hash,
 };
@@ -40,6 +40,20 @@ pub(crate) struct Prepared {
 }
 
 impl OrdersFlow {
+    /// The ERP document that stands for shop order `number`, if one was made. Where a
+    /// sale was cancelled and entered again by hand, the live one counts: the order is
+    /// in the ERP, and must not be created a third time.
+    async fn document_of(&self, number: &str) -> Result<Option<SalesDocument>, ConnectorError> {
+        let documents = self.erp_sales.find_sales(number).await?;
+        let live = documents
+            .iter()
+            .position(|d| d.status != OrderStatus::Cancelled);
+        Ok(match live {
+            Some(index) => documents.into_iter().nth(index),
+            None => documents.into_iter().next(),
+        })
+    }
+
     /// The order as the shop has it, its status translated by the status map.
     async fn read_order(&self, order_id: &str) -> Result<Order, JobError> {
         let mut order = self.shop_orders.get_order(order_id).await.map_err(|e| {
@@ -139,7 +153,7 @@ impl OrdersFlow {
             });
         }
         // Exactly once: before creating anything, look for what an earlier attempt made.
-        let existing = self.erp_sales.find_sale(&order.number).await.map_err(|e| {
+        let existing = self.document_of(&order.number).await.map_err(|e| {
             connector_failure(
                 &format!("looking up {} in `{}`", order.number, self.ctx.to),
                 e,
@@ -477,7 +491,7 @@ impl OrdersFlow {
                     order.number, self.ctx.to
                 ))),
             Decision::Cancel { erp_id } => {
-                let current = self.erp_sales.find_sale(&order.number).await.map_err(|e| {
+                let current = self.document_of(&order.number).await.map_err(|e| {
                     connector_failure(
                         &format!("looking up {} in `{}`", order.number, self.ctx.to),
                         e,

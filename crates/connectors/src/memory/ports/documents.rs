@@ -137,9 +137,9 @@ fn release(state: &State, record: &SaleRecord) -> (Vec<Mutation>, SaleRecord) {
 
 #[async_trait]
 impl SalesSink for MemorySystem {
-    async fn find_sale(&self, reference: &str) -> Result<Option<SalesDocument>, ConnectorError> {
+    async fn find_sales(&self, reference: &str) -> Result<Vec<SalesDocument>, ConnectorError> {
         self.call("sales.find").await?;
-        Ok(self.sales_for(reference).into_iter().next())
+        Ok(self.sales_for(reference))
     }
 
     async fn create_sale(&self, draft: &SalesDraft) -> Result<SalesDocument, ConnectorError> {

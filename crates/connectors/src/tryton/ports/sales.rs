@@ -275,7 +275,7 @@ fn sale_line(
 
 #[async_trait]
 impl SalesSink for TrytonSystem {
-    async fn find_sale(&self, reference: &str) -> Result<Option<SalesDocument>, ConnectorError> {
+    async fn find_sales(&self, reference: &str) -> Result<Vec<SalesDocument>, ConnectorError> {
         let found = self
             .client()
             .search_read(
@@ -287,13 +287,7 @@ impl SalesSink for TrytonSystem {
                 None,
             )
             .await?;
-        let documents = self.sale_documents(found).await?;
-        // A sale cancelled and re-entered by hand leaves two: the live one counts.
-        let live = documents.iter().position(|d| d.state != "cancelled");
-        Ok(match live {
-            Some(index) => documents.into_iter().nth(index),
-            None => documents.into_iter().next(),
-        })
+        self.sale_documents(found).await
     }
 
     async fn create_sale(&self, draft: &SalesDraft) -> Result<SalesDocument, ConnectorError> {
