@@ -76,21 +76,26 @@ async fn every_order_reaches_the_erp_once_with_its_customer_created_once() {
     assert_eq!(world.erp.sales().len(), orders.len());
 }
 
-/// Removes what Kontor recorded of an order's import (its links), as a crash between
-/// the ERP's create and Kontor's commit leaves it, and asks for the import again.
-async fn forget_import(world: &World, order: &kontor_model::Order) {
+/// The link of a shop order's entity to its document in `erp`.
+async fn erp_link_of(world: &World, order: &kontor_model::Order) -> kontor_engine::Link {
     let link = world
         .store
         .link_by_external("acme", kinds::ORDER, "shop", &order.id)
         .await
         .unwrap()
         .unwrap();
-    let erp_link = world
+    world
         .store
         .link_by_entity("acme", kinds::ORDER, "erp", &link.entity_id)
         .await
         .unwrap()
-        .unwrap();
+        .unwrap()
+}
+
+/// Removes what Kontor recorded of an order's import (its links), as a crash between
+/// the ERP's create and Kontor's commit leaves it, and asks for the import again.
+async fn forget_import(world: &World, order: &kontor_model::Order) {
+    let erp_link = erp_link_of(world, order).await;
     world
         .store
         .unlink("acme", kinds::ORDER, "erp", &erp_link.external_id)
@@ -132,19 +137,11 @@ async fn of_a_cancelled_sale_and_its_hand_entered_replacement_the_live_one_count
     world.settle().await;
     world.assert_nothing_parked().await;
     assert_eq!(world.erp.sales_for(&order.number).len(), 2, "none made");
-    let link = world
-        .store
-        .link_by_external("acme", kinds::ORDER, "shop", &order.id)
-        .await
-        .unwrap()
-        .unwrap();
-    let erp_link = world
-        .store
-        .link_by_entity("acme", kinds::ORDER, "erp", &link.entity_id)
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(erp_link.external_id, again.id, "linked to the live sale");
+    assert_eq!(
+        erp_link_of(&world, &order).await.external_id,
+        again.id,
+        "linked to the live sale"
+    );
 }
 
 #[tokio::test]

@@ -187,17 +187,8 @@ async fn like_any_erp_it_creates_a_second_sale_if_asked_twice() {
 async fn customers_are_found_by_their_current_email_and_reference_or_by_id() {
     let erp = MemorySystem::new("erp");
     let customer = |email: &str| Customer {
-        reference: "shop:42".into(),
-        kind: CustomerKind::Person,
-        name: "Anna".into(),
         email: Some(Email::new(email).unwrap()),
-        phone: None,
-        addresses: vec![],
-        group: None,
-        price_list: None,
-        payment_terms: None,
-        credit_limit: None,
-        balance: None,
+        ..Customer::named("shop:42", CustomerKind::Person, "Anna")
     };
     let by = |query: CustomerQuery| {
         let erp = erp.clone();
