@@ -239,6 +239,9 @@ async fn stocked_shop(fake: &FakeShopify, shop: &Arc<dyn Connector>) {
 #[tokio::test]
 async fn orders_are_read_once_each_across_pages_with_exact_totals() {
     let fake = start().await;
+    // Its clock runs behind, so what it stamps is in the past for the reader, and a
+    // test moves it to a later second instead of waiting for one.
+    fake.set_clock_behind(std::time::Duration::from_secs(10));
     let dir = tempfile::tempdir().expect("tempdir");
     let shop = connect_with(&fake, dir.path(), "");
     stocked_shop(&fake, &shop).await;
@@ -250,7 +253,7 @@ async fn orders_are_read_once_each_across_pages_with_exact_totals() {
         })
         .expect("order");
     }
-    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    fake.advance_clock(std::time::Duration::from_secs(1));
     let source = shop.order_source().expect("orders");
     let mut cursor = None;
     let mut seen = Vec::new();
@@ -310,6 +313,9 @@ async fn orders_are_read_once_each_across_pages_with_exact_totals() {
 #[tokio::test]
 async fn shipments_fulfil_once_with_tracking_refunds_become_returns_and_cancellation_restocks() {
     let fake = start().await;
+    // Its clock runs behind, so what it stamps is in the past for the reader, and a
+    // test moves it to a later second instead of waiting for one.
+    fake.set_clock_behind(std::time::Duration::from_secs(10));
     let dir = tempfile::tempdir().expect("tempdir");
     let shop = connect_with(&fake, dir.path(), "");
     stocked_shop(&fake, &shop).await;
@@ -396,6 +402,8 @@ async fn shipments_fulfil_once_with_tracking_refunds_become_returns_and_cancella
     assert_eq!(shown["closed"], true, "closed once everything shipped");
 
     // A refund in the admin becomes a return with the money given back.
+    // A change in a later second than what was read.
+    fake.advance_clock(std::time::Duration::from_secs(1));
     fake.refund(
         numeric(&order["id"]),
         &RefundRequest {
@@ -405,7 +413,6 @@ async fn shipments_fulfil_once_with_tracking_refunds_become_returns_and_cancella
         },
     )
     .expect("refund");
-    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
     let returns = shop.return_source().expect("returns");
     let changes = returns.returns_changed(None, 50).await.expect("returns");
     assert_eq!(changes.items.len(), 1);

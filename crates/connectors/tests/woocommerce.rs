@@ -229,6 +229,9 @@ async fn stocked_store(fake: &FakeWooCommerce, shop: &Arc<dyn Connector>) {
 #[tokio::test]
 async fn orders_are_read_once_each_in_pages_with_exact_totals() {
     let fake = start().await;
+    // Its clock runs behind, so what it stamps is in the past for the reader, and a
+    // test moves it to a later second instead of waiting for one.
+    fake.set_clock_behind(Duration::from_secs(10));
     let dir = tempfile::tempdir().expect("tempdir");
     let shop = connect_with(&fake, dir.path(), "");
     stocked_store(&fake, &shop).await;
@@ -243,7 +246,7 @@ async fn orders_are_read_once_each_in_pages_with_exact_totals() {
         placed.push(order["id"].as_u64().expect("id").to_string());
     }
     // WordPress stamps whole seconds; a second is read once it is over.
-    tokio::time::sleep(Duration::from_millis(1100)).await;
+    fake.advance_clock(Duration::from_secs(1));
     let orders = shop.order_source().expect("orders");
     let mut cursor = None;
     let mut seen = Vec::new();
@@ -282,9 +285,10 @@ async fn orders_are_read_once_each_in_pages_with_exact_totals() {
     assert_eq!(order.status, OrderStatus::Processing);
 
     // A status change in wp-admin shows as a change of that order alone.
+    // A change in a later second than what was read.
+    fake.advance_clock(Duration::from_secs(1));
     fake.set_order_status(placed[0].parse().expect("id"), "on-hold")
         .expect("status");
-    tokio::time::sleep(Duration::from_millis(1100)).await;
     let changed = orders
         .orders_changed(cursor.as_deref(), 10)
         .await
@@ -302,6 +306,9 @@ async fn orders_are_read_once_each_in_pages_with_exact_totals() {
 #[tokio::test]
 async fn shipments_complete_the_order_once_and_refunds_become_returns() {
     let fake = start().await;
+    // Its clock runs behind, so what it stamps is in the past for the reader, and a
+    // test moves it to a later second instead of waiting for one.
+    fake.set_clock_behind(Duration::from_secs(10));
     let dir = tempfile::tempdir().expect("tempdir");
     let shop = connect_with(&fake, dir.path(), "");
     stocked_store(&fake, &shop).await;
@@ -399,6 +406,8 @@ async fn shipments_complete_the_order_once_and_refunds_become_returns() {
     let returns = shop.return_source().expect("returns");
     let before = returns.returns_changed(None, 50).await.expect("returns");
     assert!(before.items.is_empty());
+    // A change in a later second than what was read.
+    fake.advance_clock(Duration::from_secs(1));
     fake.refund(
         id,
         &RefundRequest {
@@ -407,7 +416,6 @@ async fn shipments_complete_the_order_once_and_refunds_become_returns() {
         },
     )
     .expect("refund");
-    tokio::time::sleep(Duration::from_millis(1100)).await;
     let after = returns
         .returns_changed(before.cursor.as_deref(), 50)
         .await

@@ -44,14 +44,11 @@ fn woocommerce_connector(fake: &FakeWooCommerce) -> Arc<dyn Connector> {
     })
 }
 
-/// WordPress stamps whole seconds; what changed is read once its second is over.
-async fn next_second() {
-    tokio::time::sleep(Duration::from_millis(1100)).await;
-}
-
 #[tokio::test]
 async fn a_memory_erp_fills_woocommerce_and_its_orders_reach_the_erp_once() {
     let fake = FakeWooCommerce::start().await.unwrap();
+    // Its clock runs behind; a test moves it to a later second instead of waiting.
+    fake.set_clock_behind(Duration::from_secs(10));
     // The demo ERP keeps gross prices, as Polish B2C merchants do: so does this store.
     fake.set_prices_include_tax(true);
     let flows = BTreeMap::from([
@@ -197,7 +194,7 @@ async fn a_memory_erp_fills_woocommerce_and_its_orders_reach_the_erp_once() {
                 .unwrap()
         })
         .collect();
-    next_second().await;
+    fake.advance_clock(Duration::from_secs(1));
     world.run(&["orders", "payments"]).await;
     world.run(&["orders", "payments"]).await;
     world.assert_nothing_parked().await;
@@ -237,6 +234,8 @@ async fn a_memory_erp_fills_woocommerce_and_its_orders_reach_the_erp_once() {
     );
 
     // The merchant refunds the second order in wp-admin: one credit note in the ERP.
+    // A change in a later second than what was read.
+    fake.advance_clock(Duration::from_secs(1));
     fake.refund(
         orders[1],
         &RefundRequest {
@@ -245,7 +244,6 @@ async fn a_memory_erp_fills_woocommerce_and_its_orders_reach_the_erp_once() {
         },
     )
     .unwrap();
-    next_second().await;
     world.run(&["returns"]).await;
     world.run(&["returns"]).await;
     world.assert_nothing_parked().await;

@@ -8,7 +8,7 @@ use std::time::Duration;
 use serde_json::{Map, Value, json};
 
 use super::routes::run;
-use super::store::{Store, gid, now, user_error};
+use super::store::{Store, gid, user_error};
 use super::{Shared, deliver_pending};
 
 /// Mutations Shopify allows in a bulk operation (the ones the fake runs).
@@ -98,7 +98,7 @@ pub fn run_mutation(store: &mut Store, mutation: &Value, path: &Value) -> Value 
     let id = store.next_id();
     let operation = json!({
         "__typename": "BulkOperation", "id": gid("BulkOperation", id), "type": "MUTATION",
-        "status": "CREATED", "createdAt": now(), "completedAt": null, "errorCode": null,
+        "status": "CREATED", "createdAt": store.now(), "completedAt": null, "errorCode": null,
         "objectCount": "0", "rootObjectCount": "0", "fileSize": null, "url": null,
         "partialDataUrl": null, "query": text, "_path": key,
     });
@@ -166,6 +166,9 @@ fn execute(shared: &Shared, id: u64) {
         }
         operation["objectCount"] = json!(count.to_string());
         operation["rootObjectCount"] = json!(count.to_string());
-        operation["completedAt"] = json!(now());
+        let at = store.now();
+        if let Some(operation) = store.bulk.get_mut(&id) {
+            operation["completedAt"] = json!(at);
+        }
     }
 }

@@ -205,6 +205,21 @@ impl FakeShopify {
         self.shared.lock().orders.get(&order_id).cloned()
     }
 
+    /// Sets the store's clock `behind` the wall clock: what it stamps from now on lies
+    /// that far in the past, so a client reading "up to now" sees it at once.
+    pub fn set_clock_behind(&self, behind: std::time::Duration) {
+        self.shared.lock().clock_behind =
+            chrono::Duration::from_std(behind).unwrap_or(chrono::Duration::zero());
+    }
+
+    /// Moves the store's clock `by` forward (and no further than the wall clock): the
+    /// next stamps fall in a later second, without a test waiting for one to pass.
+    pub fn advance_clock(&self, by: std::time::Duration) {
+        let mut store = self.shared.lock();
+        let by = chrono::Duration::from_std(by).unwrap_or(chrono::Duration::zero());
+        store.clock_behind = (store.clock_behind - by).max(chrono::Duration::zero());
+    }
+
     /// Sets an order's `updatedAt` (to the second, as Shopify shows it): what a change
     /// saved then, and committed only now, leaves.
     pub fn restamp_order(
@@ -298,7 +313,7 @@ pub(crate) fn deliver_pending(shared: &Shared) {
                         ("X-Shopify-API-Version".into(), API_VERSION.into()),
                         ("X-Shopify-Webhook-Id".into(), webhook_id),
                         ("X-Shopify-Event-Id".into(), event_id),
-                        ("X-Shopify-Triggered-At".into(), store::now()),
+                        ("X-Shopify-Triggered-At".into(), store.now()),
                     ],
                     body: body.clone(),
                     status: None,

@@ -6,7 +6,7 @@
 use rust_decimal::{Decimal, RoundingStrategy};
 use serde_json::{Value, json};
 
-use super::store::{Store, decimal, gid, id_of, money_bag, now, user_error};
+use super::store::{Store, decimal, gid, id_of, money_bag, user_error};
 
 /// A shopper's checkout.
 #[derive(Debug, Clone)]
@@ -90,7 +90,7 @@ impl Store {
     pub fn place_order(&mut self, request: &OrderRequest) -> Result<Value, String> {
         let currency = self.currency.clone();
         let included = self.taxes_included;
-        let at = now();
+        let at = self.now();
         let id = self.next_id();
         self.order_number += 1;
         let number = 1000 + self.order_number;
@@ -228,6 +228,7 @@ impl Store {
         let currency = self.currency.clone();
         let included = self.taxes_included;
         let mut restock = Vec::new();
+        let at = self.now();
         let order = self.order_mut(order_id)?;
         let mut items = Vec::new();
         let mut total = Decimal::ZERO;
@@ -282,7 +283,6 @@ impl Store {
                 })
                 .sum::<Decimal>();
         }
-        let at = now();
         let gateway = order["paymentGatewayNames"][0].clone();
         let refund = json!({
             "__typename": "Refund", "id": gid("Refund", refund_id),
@@ -346,7 +346,7 @@ impl Store {
         };
         let fulfillment_id = self.next_id();
         let location = self.primary_location();
-        let at = now();
+        let at = self.now();
         let mut released = Vec::new();
         let Ok(order) = self.order_mut(order_id) else {
             return fail("Fulfillment order does not exist.", "NOT_FOUND");
@@ -461,6 +461,7 @@ impl Store {
         };
         let location = self.primary_location();
         let job = gid("Job", self.next_id());
+        let at = self.now();
         let Ok(order) = self.order_mut(id) else {
             return fail("Order does not exist", "NOT_FOUND");
         };
@@ -470,7 +471,6 @@ impl Store {
         if order["displayFulfillmentStatus"] == "FULFILLED" {
             return fail("Cannot cancel a fulfilled order", "INVALID");
         }
-        let at = now();
         order["cancelledAt"] = json!(at);
         order["cancelReason"] = args.get("reason").cloned().unwrap_or(json!("OTHER"));
         order["closed"] = json!(true);
@@ -513,9 +513,9 @@ impl Store {
         let Some(id) = id_of(&input["id"]) else {
             return json!({ "order": null, "userErrors": [user_error(&["input", "id"], "Order does not exist", "NOT_FOUND")] });
         };
+        let at = self.now();
         match self.order_mut(id) {
             Ok(order) => {
-                let at = now();
                 order["closed"] = json!(true);
                 order["closedAt"] = json!(at);
                 order["updatedAt"] = json!(at);
@@ -533,6 +533,7 @@ impl Store {
         let Some(n) = id_of(id) else {
             return json!({ "node": null, "userErrors": [user_error(&["id"], "Resource does not exist", "NOT_FOUND")] });
         };
+        let at = self.now();
         let target = if kind.contains("/Order/") {
             self.orders.get_mut(&n)
         } else if kind.contains("/Product/") {
@@ -552,7 +553,7 @@ impl Store {
             }
         }
         object["tags"] = Value::Array(list);
-        object["updatedAt"] = json!(now());
+        object["updatedAt"] = json!(at);
         json!({ "node": { "__typename": object["__typename"], "id": object["id"] }, "userErrors": [] })
     }
 }

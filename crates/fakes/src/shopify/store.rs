@@ -24,10 +24,6 @@ pub fn id_of(gid: &Value) -> Option<u64> {
     }
 }
 
-pub fn now() -> String {
-    Utc::now().to_rfc3339_opts(SecondsFormat::Secs, true)
-}
-
 pub fn money_bag(amount: Decimal, currency: &str) -> Value {
     let text = amount.round_dp(2).to_string();
     json!({
@@ -88,9 +84,16 @@ pub struct Store {
     pub webhooks: Vec<(String, String)>,
     pub events: Vec<(String, Value)>,
     pub deliveries: Vec<super::Delivery>,
+    /// How far the shop's clock runs behind the wall clock (see `FakeShopify::set_clock_behind`).
+    pub clock_behind: chrono::Duration,
 }
 
 impl Store {
+    /// Now on the shop's clock, as Shopify writes times.
+    pub fn now(&self) -> String {
+        (Utc::now() - self.clock_behind).to_rfc3339_opts(SecondsFormat::Secs, true)
+    }
+
     /// A shop selling in PLN with prices entered including tax (Shopify's default for
     /// EU shops), with two locations.
     pub fn new() -> Store {
@@ -431,7 +434,7 @@ impl Store {
     }
 
     pub fn touch_variant(&mut self, variant: u64) {
-        let at = now();
+        let at = self.now();
         let product = self
             .variants
             .get_mut(&variant)
@@ -566,7 +569,7 @@ impl Store {
             return json!({ "product": null, "productSetOperation": null, "userErrors": errors });
         }
 
-        let at = now();
+        let at = self.now();
         let id = existing.unwrap_or_else(|| self.next_id());
         let mut product = self.products.get(&id).cloned().unwrap_or_else(|| {
             json!({
@@ -886,7 +889,7 @@ impl Store {
         }
         json!({
             "inventoryAdjustmentGroup": {
-                "id": gid("InventoryAdjustmentGroup", self.next_id()), "createdAt": now(),
+                "id": gid("InventoryAdjustmentGroup", self.next_id()), "createdAt": self.now(),
                 "reason": input["reason"], "referenceDocumentUri": input["referenceDocumentUri"],
                 "changes": changes,
             },
@@ -925,7 +928,7 @@ impl Store {
                 user_error(&["input", "email"], "Email is invalid", "INVALID")
             ]});
         }
-        let at = now();
+        let at = self.now();
         let id = found.unwrap_or_else(|| self.next_id());
         let mut customer = self.customers.get(&id).cloned().unwrap_or_else(|| {
             json!({

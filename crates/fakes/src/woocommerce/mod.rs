@@ -171,6 +171,21 @@ impl FakeWooCommerce {
         Ok(())
     }
 
+    /// Sets the store's clock `behind` the wall clock: what it stamps from now on lies
+    /// that far in the past, so a client reading "up to now" sees it at once.
+    pub fn set_clock_behind(&self, behind: std::time::Duration) {
+        self.shared.lock().clock_behind =
+            chrono::Duration::from_std(behind).unwrap_or(chrono::Duration::zero());
+    }
+
+    /// Moves the store's clock `by` forward (and no further than the wall clock): the
+    /// next stamps fall in a later second, without a test waiting for one to pass.
+    pub fn advance_clock(&self, by: std::time::Duration) {
+        let mut store = self.shared.lock();
+        let by = chrono::Duration::from_std(by).unwrap_or(chrono::Duration::zero());
+        store.clock_behind = (store.clock_behind - by).max(chrono::Duration::zero());
+    }
+
     /// Sets an order's modification time (to the second, as WordPress keeps it): what a
     /// request that saved it then, and whose transaction committed only now, leaves.
     pub fn restamp_order(&self, order_id: u64, at: DateTime<Utc>) -> Result<(), String> {

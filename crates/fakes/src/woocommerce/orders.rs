@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use rust_decimal::{Decimal, RoundingStrategy};
 use serde_json::{Value, json};
 
-use super::store::{Store, amount, decimal, gmt, local, now, parse_date};
+use super::store::{Store, amount, decimal, gmt, local, parse_date};
 
 /// A checkout: SKUs and quantities, who buys, how it ships.
 #[derive(Debug, Clone)]
@@ -55,7 +55,7 @@ fn round(d: Decimal) -> Decimal {
 impl Store {
     pub fn place_order(&mut self, request: &OrderRequest) -> Result<Value, String> {
         let id = self.next_id();
-        let at = now();
+        let at = self.now();
         let include = self.prices_include_tax;
         let mut line_items = Vec::new();
         // rate id → (percent, tax on lines, tax on shipping)
@@ -198,8 +198,8 @@ impl Store {
         if !STATUSES.contains(&status) {
             return Err(format!("`{status}` is not an order status"));
         }
+        let at = gmt(self.now());
         let order = self.orders.get_mut(&id).ok_or("no such order")?;
-        let at = gmt(now());
         if order["status"] != status {
             order["status"] = json!(status);
             if status == "completed" {
@@ -253,7 +253,7 @@ impl Store {
         if already + refunded > decimal(&order["total"]) {
             return Err("Invalid refund amount.".into());
         }
-        let at = now();
+        let at = self.now();
         let refund = json!({
             "id": id, "parent_id": order_id, "date_created_gmt": gmt(at),
             "amount": amount(refunded), "reason": request.reason, "refunded_by": 1,
@@ -308,6 +308,7 @@ impl Store {
                 WcError::new(400, "rest_invalid_param", "Invalid parameter(s): status")
             })?;
         }
+        let at = self.now();
         let order = self.orders.get_mut(&id).ok_or_else(invalid)?;
         if let Some(meta) = input.get("meta_data").and_then(Value::as_array) {
             let mut existing: Vec<Value> =
@@ -326,7 +327,7 @@ impl Store {
         if let Some(note) = input.get("customer_note").and_then(Value::as_str) {
             order["customer_note"] = json!(note);
         }
-        order["date_modified_gmt"] = json!(gmt(now()));
+        order["date_modified_gmt"] = json!(gmt(at));
         self.order_json(id).ok_or_else(invalid)
     }
 
@@ -335,7 +336,7 @@ impl Store {
             return None;
         }
         let id = self.next_id();
-        let at = now();
+        let at = self.now();
         let note = json!({
             "id": id, "author": "WooCommerce", "date_created": local(at), "date_created_gmt": gmt(at),
             "note": note, "customer_note": customer_note,

@@ -121,6 +121,9 @@ pub(crate) struct Store {
     /// waiting for the site would.
     pub lost_answers: u32,
     pub sideloads: usize,
+    /// How far the site's clock runs behind the wall clock (see
+    /// `FakeWooCommerce::set_clock_behind`).
+    pub clock_behind: chrono::Duration,
 }
 
 /// Product fields a client may write, and their JSON types.
@@ -139,6 +142,11 @@ const PRODUCT_STRINGS: [&str; 11] = [
 ];
 
 impl Store {
+    /// Now on the site's clock, to the second, as WordPress stamps.
+    pub fn now(&self) -> DateTime<Utc> {
+        now() - self.clock_behind
+    }
+
     pub fn new() -> Store {
         Store {
             site_url: String::new(),
@@ -163,6 +171,7 @@ impl Store {
             calls: Vec::new(),
             throttle: None,
             lost_answers: 0,
+            clock_behind: chrono::Duration::zero(),
             sideloads: 0,
         }
     }
@@ -218,7 +227,7 @@ impl Store {
             }
         }
         let id = self.next_id();
-        let at = now();
+        let at = self.now();
         let mut product = json!({
             "id": id, "name": "", "slug": "", "type": "simple", "status": "publish",
             "description": "", "short_description": "", "sku": "", "price": "",
@@ -363,7 +372,7 @@ impl Store {
                 _ => {}
             }
         }
-        product["date_modified_gmt"] = json!(gmt(now()));
+        product["date_modified_gmt"] = json!(gmt(self.now()));
         refresh_price_and_stock(product);
         Ok(())
     }
